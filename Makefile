@@ -1,0 +1,56 @@
+# slipway's entry points. `make demo` and `make test` work on a fresh Debian machine with
+# Python 3.11 and Go: each installs what it needs and is safe to run twice.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed-$(shell cat requirements.txt app/requirements-test.txt 2>/dev/null | sha256sum | cut -c1-12)
+SANDBOXCTL := sandbox/sandboxctl.py
+# Debian packages the sandbox needs: the Docker engine and the base image's root file system maker.
+DEBIAN_PACKAGES := docker.io debootstrap
+SANDBOX_ENV = eval "$$(python3 $(SANDBOXCTL) env)"
+
+.PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+deps: ## Install the Debian packages the sandbox needs (root)
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(VENV_STAMP) ## Create the virtualenv with the pinned Python packages
+
+$(VENV_STAMP): requirements.txt $(wildcard app/requirements-test.txt)
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q -r requirements.txt $(if $(wildcard app/requirements-test.txt),-r app/requirements-test.txt)
+	rm -f $(VENV)/.installed-* && touch $@
+
+sandbox-up: deps venv ## Build if needed and start the sandbox cluster and its Docker engine
+	$(PYTHON) $(SANDBOXCTL) up
+
+sandbox-down: ## Stop the sandbox (its state is kept for a warm start)
+	python3 $(SANDBOXCTL) down
+
+sandbox-purge: ## Stop the sandbox and delete its state
+	python3 $(SANDBOXCTL) down --purge
+
+sandbox-status: ## Show the sandbox's processes and nodes
+	@$(PYTHON) $(SANDBOXCTL) status
+
+sandbox-env: ## Print export lines to use the sandbox: eval "$(make -s sandbox-env)"
+	@python3 $(SANDBOXCTL) env
+
+demo: sandbox-up ## Start the sandbox and run site.yml against it
+	$(SANDBOX_ENV) && $(VENV)/bin/ansible-playbook site.yml -i inventory/sandbox
+
+lint: venv ## yamllint and ansible-lint (production profile)
+	$(VENV)/bin/yamllint --strict .
+	$(VENV)/bin/ansible-lint --profile production
+
+test: sandbox-up lint ## The whole test suite, against the sandbox
+	$(SANDBOX_ENV) && $(VENV)/bin/pytest
