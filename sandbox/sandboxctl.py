@@ -228,16 +228,20 @@ class Component:
 def running_pid(pidfile: Path, binary: str) -> int | None:
     """The pid in `pidfile` if that process is alive and runs `binary`; a stale file is removed."""
     try:
-        pid = int(pidfile.read_text().strip())
+        recorded = pidfile.read_text().strip()
+    except FileNotFoundError:
+        return None
+    try:
+        pid = int(recorded)
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        pidfile.unlink(missing_ok=True)
-        return None
-    if os.path.basename(cmdline) != binary:
-        log(f"removing stale pid file {pidfile} (pid {pid} is now {cmdline or 'a zombie'})")
-        pidfile.unlink(missing_ok=True)
-        return None
-    return pid
+    except (ValueError, FileNotFoundError, ProcessLookupError):
+        cmdline = ""
+    if os.path.basename(cmdline) == binary:
+        return pid
+    log(f"removing stale pid file {pidfile} ({recorded!r} is not a running {binary}"
+        + (f"; that pid is now {cmdline})" if cmdline else ")"))
+    pidfile.unlink(missing_ok=True)
+    return None
 
 
 def port_owner(port: int) -> str | None:
@@ -277,6 +281,7 @@ def start(component: Component, ssl_context: ssl.SSLContext) -> None:
     pid = running_pid(component.pidfile, binary)
     if pid is not None:
         log(f"{component.name} already running (pid {pid})")
+        alive = lambda: running_pid(component.pidfile, binary) is not None  # noqa: E731
     else:
         if component.port is not None:
             owner = port_owner(component.port)
@@ -294,9 +299,12 @@ def start(component: Component, ssl_context: ssl.SSLContext) -> None:
             )
         component.pidfile.write_text(f"{process.pid}\n")
         log(f"started {component.name} (pid {process.pid}, log {component.logfile})")
+        # Our own child: poll() is exact, where /proc may still show this script before exec.
+        alive = lambda: process.poll() is None  # noqa: E731
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not healthy(component, ssl_context):
-        if running_pid(component.pidfile, binary) is None:
+        if not alive():
+            component.pidfile.unlink(missing_ok=True)
             tail = component.logfile.read_text(errors="replace").splitlines()[-25:]
             raise SandboxError(f"{component.name} exited during start-up; its log ends with:\n"
                                + "\n".join(tail))
