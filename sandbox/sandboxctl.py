@@ -417,10 +417,14 @@ def components(bin_dir: Path) -> list[Component]:
              f"--server-address=127.0.0.1:{PORTS['kwok']}",
              "--manage-all-nodes=false",
              "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-             "--node-lease-duration-seconds=40",
+             # Room for a few thousand pods; the default /24 runs out at 254.
+             "--cidr=10.244.0.0/16",
+             # No node leases: a restarted kwok would wait for the old ones to expire.
              *(f"--config={stage}" for stage in sorted((HERE / "stages").glob("*.yaml")))],
             health=f"http://127.0.0.1:{PORTS['kwok']}/healthz",
             port=PORTS["kwok"],
+            # Otherwise kwok also reads a user's ~/.kwok/kwok.yaml.
+            env={"KWOK_WORKDIR": str(STATE / "kwok")},
         ),
         Component(
             "dockerd",
@@ -465,6 +469,7 @@ def cluster_objects() -> list[dict]:
             },
             "spec": {},
             "status": {
+                "nodeInfo": {"kubeletVersion": binaries_versions()["KUBERNETES_VERSION"]},
                 "allocatable": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
                 "capacity": {"cpu": NODE_CPU, "memory": NODE_MEMORY, "pods": NODE_PODS},
             },
@@ -527,13 +532,17 @@ def command_down(purge: bool) -> None:
         log(f"removed {STATE}")
 
 
-def binaries_if_built() -> Path:
-    """The bin folder's path for the pinned versions, built or not (stopping needs no build)."""
-    versions = dict(
+def binaries_versions() -> dict[str, str]:
+    return dict(
         line.split("=", 1)
         for line in (HERE / "versions.env").read_text().splitlines()
         if line and not line.startswith("#")
     )
+
+
+def binaries_if_built() -> Path:
+    """The bin folder's path for the pinned versions, built or not (stopping needs no build)."""
+    versions = binaries_versions()
     return CACHE / "bin" / (
         f"k8s-{versions['KUBERNETES_VERSION']}-etcd-{versions['ETCD_VERSION']}"
         f"-kwok-{versions['KWOK_VERSION']}"
