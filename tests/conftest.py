@@ -11,10 +11,15 @@ import re
 import uuid
 from collections.abc import Iterator
 
+import ansible.module_utils
 import pytest
 from kubernetes import client, config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Our module_utils import each other as Ansible does (`ansible.module_utils.NAME`); tests
+# import them the same way.
+ansible.module_utils.__path__.append(os.path.join(REPO, "plugins", "module_utils"))
 
 
 @pytest.fixture(scope="session")

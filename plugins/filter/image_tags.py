@@ -1,0 +1,76 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters deciding which image tags to keep."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: stale_image_tags
+short_description: The image tags beyond the newest to keep, per repository
+description:
+  - Given the images of a Docker daemon (as C(community.docker.docker_host_info) lists them) and
+    the references just built, returns the tags of those repositories that are older than the
+    newest O(keep) per repository. A reference just built is never returned, whatever its age.
+options:
+  _input:
+    description: Images, each with C(RepoTags) and C(Created) (seconds since the epoch).
+    type: list
+    elements: dict
+    required: true
+  current:
+    description: The references just built (C(repository:tag)); their repositories are pruned.
+    type: list
+    elements: str
+    required: true
+  keep:
+    description: Tags kept per repository, the current one included.
+    type: int
+    required: true
+"""
+
+EXAMPLES = r"""
+stale: "{{ host_info.images | stale_image_tags(image_build_refs.values() | list, 3) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The references to remove, oldest repository order preserved.
+  type: list
+  elements: str
+"""
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """`registry:5000/team/app:tag` -> (`registry:5000/team/app`, `tag`)."""
+    repository, _, tag = reference.rpartition(":")
+    if "/" in tag or not repository:
+        return reference, ""
+    return repository, tag
+
+
+def stale_image_tags(images: list[dict], current: list[str], keep: int) -> list[str]:
+    if int(keep) < 1:
+        raise ValueError("keep must be at least 1: the image just built always stays")
+    current_set = set(current)
+    newest_first = sorted(images, key=lambda image: image.get("Created") or 0, reverse=True)
+    stale: list[str] = []
+    for repository in dict.fromkeys(split_reference(reference)[0] for reference in current):
+        tags = [
+            tag
+            for image in newest_first
+            for tag in image.get("RepoTags") or []
+            if split_reference(tag)[0] == repository
+        ]
+        kept = [tag for tag in tags if tag in current_set]
+        for tag in tags:
+            if tag in current_set:
+                continue
+            if len(kept) < int(keep):
+                kept.append(tag)
+            else:
+                stale.append(tag)
+    return stale
+
+
+class FilterModule:
+    def filters(self):
+        return {"stale_image_tags": stale_image_tags}
