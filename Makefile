@@ -7,8 +7,9 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-$(shell cat requirements.txt app/requirements-test.txt 2>/dev/null | sha256sum | cut -c1-12)
 SANDBOXCTL := sandbox/sandboxctl.py
-# Debian packages the sandbox needs: the Docker engine and the base image's root file system maker.
-DEBIAN_PACKAGES := docker.io debootstrap
+# Debian packages: the sandbox's Docker engine, the base image's root file system maker,
+# and the Redis server the demo app's queue tests run against.
+DEBIAN_PACKAGES := docker.io debootstrap redis-server
 SANDBOX_ENV = eval "$$(python3 $(SANDBOXCTL) env)"
 
 .PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Makes the demo app's base image without any container registry: a Debian minbase
 # root filesystem from the Debian mirror, imported into the Docker daemon named by
-# $DOCKER_HOST. The tag is a hash of everything that decides the image's content, so
-# changing the recipe makes a new tag beside the old one and a re-run finds its image.
-# Usage: sandbox/base-image.sh   (prints the image tag as its last line)
+# $DOCKER_HOST. The tag is a hash of this script's code (comments aside), which holds
+# everything that decides the image's content, so changing the recipe makes a new tag
+# beside the old one (and a new cached root filesystem), and a re-run finds its image.
+# Usage: sandbox/base-image.sh [--print-tag]   (prints the image tag as its last line;
+#        --print-tag only prints it, making nothing)
 # Env:   SLIPWAY_CACHE (default ~/.cache/slipway), DEBIAN_MIRROR (default: the host's
 #        apt source for the suite, else deb.debian.org)
 set -euo pipefail
@@ -24,8 +26,11 @@ repo=slipway/python-base
 
 die() { echo "base-image: $*" >&2; exit 1; }
 
-recipe="$suite $variant $packages ${prune_dirs[*]} $(printf '%s\n' "${changes[@]}")"
-tag="$repo:$suite-$(printf '%s' "$recipe" | sha256sum | cut -c1-12)"
+tag="$repo:$suite-$(grep -Ev '^[[:space:]]*(#|$)' "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)"
+if [ "${1:-}" = --print-tag ]; then
+	echo "$tag"
+	exit 0
+fi
 
 command -v docker >/dev/null || die "'docker' is not on PATH; install it (apt-get install docker.io)"
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
@@ -77,14 +82,19 @@ if [ ! -s "$tarball" ]; then
 	for d in "${prune_dirs[@]}"; do find "$root/$d" ! -type d -delete; done
 	find "$root/usr/share/doc" -type f ! -name copyright -delete
 	rm -f "$root"/var/log/*.log
+	# mktemp made the root 0700: as the image's / it would lock out every non-root user.
+	chmod 755 "$root"
 	# Docker gives every container its own /dev, /proc and /sys.
 	tar -C "$root" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
 		-cf "$tarball.partial" .
 	mv "$tarball.partial" "$tarball"
+	# Root filesystems of earlier recipes would only fill the disk.
+	find "$cache" -maxdepth 1 -name "$suite-*.tar" ! -path "$tarball" -delete
 fi
 
 change_args=()
 for c in "${changes[@]}"; do change_args+=(--change "$c"); done
 docker import "${change_args[@]}" --message "slipway base: debootstrap $suite $variant $packages" \
 	"$tarball" "$tag" >/dev/null || die "docker import of $tarball failed"
+echo "base-image: imported $tag" >&2
 echo "$tag"
