@@ -3,40 +3,6 @@
 
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: stale_image_tags
-short_description: The image tags beyond the newest to keep, per repository
-description:
-  - Given the images of a Docker daemon (as C(community.docker.docker_host_info) lists them) and
-    the references just built, returns the tags of those repositories that are older than the
-    newest O(keep) per repository. A reference just built is never returned, whatever its age.
-options:
-  _input:
-    description: Images, each with C(RepoTags) and C(Created) (seconds since the epoch).
-    type: list
-    elements: dict
-    required: true
-  current:
-    description: The references just built (C(repository:tag)); their repositories are pruned.
-    type: list
-    elements: str
-    required: true
-  keep:
-    description: Tags kept per repository, the current one included.
-    type: int
-    required: true
-"""
-
-EXAMPLES = r"""
-stale: "{{ host_info.images | stale_image_tags(image_build_refs.values() | list, 3) }}"
-"""
-
-RETURN = r"""
-_value:
-  description: The references to remove, oldest repository order preserved.
-  type: list
-  elements: str
-"""
 
 
 def split_reference(reference: str) -> tuple[str, str]:
@@ -48,6 +14,11 @@ def split_reference(reference: str) -> tuple[str, str]:
 
 
 def stale_image_tags(images: list[dict], current: list[str], keep: int) -> list[str]:
+    """The tags to remove: per repository of `current`, those beyond the newest `keep`.
+
+    `images` are as community.docker.docker_host_info lists them (RepoTags, Created); a
+    reference in `current` (just built) always stays, whatever its age.
+    """
     if int(keep) < 1:
         raise ValueError("keep must be at least 1: the image just built always stays")
     current_set = set(current)
