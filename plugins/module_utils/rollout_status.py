@@ -1,0 +1,659 @@
+"""Decide where one rollout stands: complete, progressing, failed (and why), or not waited for.
+
+Pure: the caller passes the workload, the objects of its namespace and the current time; nothing
+here talks to the API server or reads a clock, so every rule can be tested on recorded objects.
+
+Completion follows `kubectl rollout status` rule for rule (plus Jobs and ReplicaSets). Failures
+look at pods of the NEW revision only: old pods crashing while they are being replaced do not stop
+a rollout, and a pod that is merely slow is not a failure.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field, replace
+
+COMPLETE = "complete"
+PROGRESSING = "progressing"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+# A rollout that never ends by itself: OnDelete strategy, paused Deployment, suspended Job.
+NOT_WAITED = "not_waited"
+
+IMAGE_REASONS = ("ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "InvalidImageName")
+# When new pods fail for different reasons, the headline names the first of these that occurs:
+# the reasons nearer the front block every pod, those further back may be specific to one.
+FAILURE_ORDER = ("Unschedulable", "CreateContainerConfigError", "InvalidImageName",
+                 "ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
+                 "CrashLoopBackOff")
+# The scheduler marks a surge pod Unschedulable a moment before the controller frees room by
+# deleting an old pod; a few seconds of grace keep that race from failing a healthy rollout.
+UNSCHEDULABLE_GRACE = datetime.timedelta(seconds=5)
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+POD_TEMPLATE_HASH = "pod-template-hash"
+CONTROLLER_REVISION_HASH = "controller-revision-hash"
+
+
+@dataclass
+class Objects:
+    """The objects of a target's namespace that its rollout depends on (from list or watch)."""
+
+    pods: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+    replicasets: list = field(default_factory=list)
+    controllerrevisions: list = field(default_factory=list)
+
+
+@dataclass
+class PodProblem:
+    """Why one new pod is not ready; `fatal` when waiting longer cannot help."""
+
+    pod: dict
+    reason: str
+    container: str | None = None
+    message: str = ""
+    exit_code: int | None = None
+    restarts: int = 0
+    termination_message: str = ""
+    fatal: bool = True
+    # Whether the container log explains the problem, and whether that is the log of the
+    # container that died (the current one is waiting to restart or was never started).
+    wants_log: bool = False
+    previous_log: bool = False
+    recheck_at: datetime.datetime | None = None
+
+    @property
+    def pod_name(self) -> str:
+        return self.pod["metadata"]["name"]
+
+
+@dataclass
+class Verdict:
+    state: str
+    reason: str = ""
+    # What an operator reads after "kind/name: "; `detail` is a server message quoted after it
+    # when no container log or termination message says more.
+    headline: str = ""
+    detail: str = ""
+    revision: int | None = None
+    new_pods: list = field(default_factory=list)
+    old_pods: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    # The pods whose state or log explains the verdict, most telling first.
+    culprits: list = field(default_factory=list)
+    # Objects whose events belong in the diagnosis: the workload, its new ReplicaSet, new pods.
+    related_uids: frozenset = frozenset()
+    # When a grace period ends and the verdict may change without any API event.
+    recheck_at: datetime.datetime | None = None
+    spec_changed_at: datetime.datetime | None = None
+    ready_at: datetime.datetime | None = None
+
+
+# --- reading API objects ---------------------------------------------------------------------
+
+
+def parse_time(value) -> datetime.datetime | None:
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _meta(obj: dict) -> dict:
+    return obj.get("metadata") or {}
+
+
+def _status(obj: dict) -> dict:
+    return obj.get("status") or {}
+
+
+def _spec(obj: dict) -> dict:
+    return obj.get("spec") or {}
+
+
+def uid(obj: dict | None) -> str | None:
+    return _meta(obj).get("uid") if obj else None
+
+
+def labels(obj: dict) -> dict:
+    return _meta(obj).get("labels") or {}
+
+
+def condition(obj: dict, kind: str) -> dict | None:
+    for cond in _status(obj).get("conditions") or []:
+        if cond.get("type") == kind:
+            return cond
+    return None
+
+
+def is_true(cond: dict | None) -> bool:
+    return bool(cond) and cond.get("status") == "True"
+
+
+def controlled_by(obj: dict, owner: dict) -> bool:
+    owner_uid = uid(owner)
+    return any(ref.get("controller") and ref.get("uid") == owner_uid
+               for ref in _meta(obj).get("ownerReferences") or [])
+
+
+def controller_kind(obj: dict) -> str | None:
+    for ref in _meta(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref.get("kind")
+    return None
+
+
+def is_terminating(obj: dict) -> bool:
+    return bool(_meta(obj).get("deletionTimestamp"))
+
+
+def pod_ready(pod: dict) -> bool:
+    return is_true(condition(pod, "Ready"))
+
+
+def event_time(event: dict) -> datetime.datetime | None:
+    """Events written by old and new recorders keep their last sighting in different fields."""
+    series = event.get("series") or {}
+    for value in (series.get("lastObservedTime"), event.get("lastTimestamp"),
+                  event.get("eventTime"), event.get("firstTimestamp"),
+                  _meta(event).get("creationTimestamp")):
+        if value:
+            return parse_time(value)
+    return None
+
+
+def event_sort_key(event: dict) -> datetime.datetime:
+    return event_time(event) or datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+
+
+def events_about(events: list, object_uids) -> list:
+    wanted = set(object_uids)
+    return [ev for ev in events if (ev.get("involvedObject") or {}).get("uid") in wanted]
+
+
+def to_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def spec_changed_at(obj: dict) -> datetime.datetime | None:
+    """When a client last wrote the spec: the newest managedFields entry owning spec fields.
+
+    Status writes go through the status subresource and are skipped, so controllers updating
+    replica counts do not move this time.
+    """
+    times = [parse_time(entry.get("time"))
+             for entry in _meta(obj).get("managedFields") or []
+             if not entry.get("subresource") and "f:spec" in (entry.get("fieldsV1") or {})]
+    times = [t for t in times if t]
+    return max(times) if times else parse_time(_meta(obj).get("creationTimestamp"))
+
+
+def _live(pods: list) -> list:
+    return [pod for pod in pods if not is_terminating(pod)]
+
+
+def _newest_ready_transition(pods: list) -> datetime.datetime | None:
+    times = [parse_time(condition(pod, "Ready").get("lastTransitionTime"))
+             for pod in pods if pod_ready(pod)]
+    times = [t for t in times if t]
+    return max(times) if times else None
+
+
+# --- per-kind rollout state (kubectl rollout status semantics) ---------------------------------
+
+
+def _observed(obj: dict) -> bool:
+    return _status(obj).get("observedGeneration", 0) >= _meta(obj).get("generation", 0)
+
+
+def template_without_hash(template: dict) -> dict:
+    template = dict(template or {})
+    meta = dict(template.get("metadata") or {})
+    meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != POD_TEMPLATE_HASH}
+    template["metadata"] = meta
+    return template
+
+
+def new_replicaset(deployment: dict, replicasets: list) -> dict | None:
+    """The owned ReplicaSet whose pod template is the Deployment's (the controller's own test)."""
+    wanted = template_without_hash(_spec(deployment).get("template"))
+    matching = [rs for rs in replicasets if controlled_by(rs, deployment)
+                and template_without_hash(_spec(rs).get("template")) == wanted]
+    matching.sort(key=lambda rs: _meta(rs).get("creationTimestamp") or "")
+    return matching[0] if matching else None
+
+
+def _failed_create_event(workload: dict, events: list, pods: list) -> dict | None:
+    """A pod-creation refusal (admission, quota) newer than the spec and than every pod created.
+
+    Controllers other than the ReplicaSet one report these only as events, which outlive the
+    problem; a pod created after the event shows that creation works again.
+    """
+    not_before = spec_changed_at(workload)
+    created = [parse_time(_meta(pod).get("creationTimestamp")) for pod in pods]
+    newest_pod = max([t for t in created if t], default=None)
+    found = None
+    for event in events_about(events, [uid(workload)]):
+        when = event_time(event)
+        if event.get("reason") != "FailedCreate" or when is None:
+            continue
+        if (not_before and when < not_before) or (newest_pod and when <= newest_pod):
+            continue
+        if found is None or when >= event_time(found):
+            found = event
+    return found
+
+
+def _verdict(workload: dict, new_pods: list, old_pods: list, revision: int | None,
+             also_related: tuple = ()) -> Verdict:
+    """A PROGRESSING verdict that knows the rollout's pods and the objects its events are about."""
+    related = [uid(workload), *map(uid, also_related), *map(uid, new_pods)]
+    return Verdict(PROGRESSING, revision=revision, new_pods=new_pods, old_pods=old_pods,
+                   related_uids=frozenset(filter(None, related)))
+
+
+def _by_revision_hash(workload: dict, pods: list, revision_hash: str | None) -> tuple[list, list]:
+    """(new, old) pods of a controller that labels pods with its revision hash."""
+    owned = [pod for pod in pods if controlled_by(pod, workload)]
+    new = [pod for pod in owned
+           if revision_hash and labels(pod).get(CONTROLLER_REVISION_HASH) == revision_hash]
+    return new, [pod for pod in owned if pod not in new]
+
+
+def _not_rolling(verdict: Verdict, strategy: dict) -> Verdict | None:
+    """OnDelete replaces pods only when someone deletes them: report it, never wait for it."""
+    kind = strategy.get("type", "RollingUpdate")
+    if kind == "RollingUpdate":
+        return None
+    return replace(verdict, state=NOT_WAITED, reason=kind,
+                   headline=f"updateStrategy {kind}: pods change only when deleted, not waited for")
+
+
+def _deployment(dep: dict, objects: Objects) -> Verdict:
+    spec, status = _spec(dep), _status(dep)
+    owned = [rs for rs in objects.replicasets if controlled_by(rs, dep)]
+    new_rs = new_replicaset(dep, owned) if _observed(dep) else None
+    owned_pods = [pod for pod in objects.pods if any(controlled_by(pod, rs) for rs in owned)]
+    new_pods = [pod for pod in owned_pods if new_rs and controlled_by(pod, new_rs)]
+    revision = to_int((_meta(new_rs or dep).get("annotations") or {}).get(REVISION_ANNOTATION))
+    verdict = _verdict(dep, new_pods, [pod for pod in owned_pods if pod not in new_pods], revision,
+                       (new_rs,) if new_rs else ())
+    if not _observed(dep):
+        return _progress(verdict, "waiting for the deployment controller to observe the new spec")
+    progressing = condition(dep, "Progressing") or {}
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return replace(verdict, state=FAILED, reason="ProgressDeadlineExceeded",
+                       headline="ProgressDeadlineExceeded", detail=progressing.get("message", ""))
+    if progressing.get("reason") == "ReplicaSetCreateError":
+        return replace(verdict, state=FAILED, reason="ReplicaSetCreateError",
+                       headline="ReplicaSetCreateError", detail=progressing.get("message", ""))
+    replicas = spec.get("replicas", 1)
+    updated = status.get("updatedReplicas", 0)
+    total = status.get("replicas", 0)
+    available = status.get("availableReplicas", 0)
+    if updated < replicas:
+        waiting = f"{updated} of {replicas} new replicas updated"
+    elif total > updated:
+        waiting = f"{total - updated} old replicas pending termination"
+    elif available < updated:
+        waiting = f"{available} of {updated} updated replicas available"
+    else:
+        done_at = (progressing.get("lastUpdateTime")
+                   if progressing.get("reason") == "NewReplicaSetAvailable" else None)
+        return replace(verdict, state=COMPLETE, headline="successfully rolled out",
+                       ready_at=parse_time(done_at) or _newest_ready_transition(new_pods))
+    refused = condition(new_rs, "ReplicaFailure") if new_rs else None
+    if is_true(refused):
+        return replace(verdict, state=FAILED, reason=refused.get("reason") or "FailedCreate",
+                       headline=f"ReplicaSet {_meta(new_rs)['name']} {refused.get('reason')}",
+                       detail=refused.get("message", ""))
+    if spec.get("paused"):
+        return replace(verdict, state=NOT_WAITED, reason="Paused",
+                       headline=f"paused, not waited for ({waiting})")
+    return _progress(verdict, waiting)
+
+
+def _statefulset(sts: dict, objects: Objects) -> Verdict:
+    spec, status = _spec(sts), _status(sts)
+    strategy = spec.get("updateStrategy") or {}
+    observed = bool(status.get("observedGeneration")) and _observed(sts)
+    # Until the controller has seen the spec, updateRevision still names the previous revision.
+    update_revision = status.get("updateRevision") if observed else None
+    new_pods, old_pods = _by_revision_hash(sts, objects.pods, update_revision)
+    revisions = {_meta(cr).get("name"): cr for cr in objects.controllerrevisions
+                 if controlled_by(cr, sts)}
+    verdict = _verdict(sts, new_pods, old_pods,
+                       to_int((revisions.get(update_revision) or {}).get("revision")))
+    on_delete = _not_rolling(verdict, strategy)
+    if on_delete:
+        return on_delete
+    if not observed:
+        return _progress(verdict, "waiting for the statefulset controller to observe the new spec")
+    replicas = spec.get("replicas", 1)
+    ready = status.get("readyReplicas", 0)
+    updated = status.get("updatedReplicas", 0)
+    refused = _failed_create_event(sts, objects.events, new_pods + old_pods)
+    if ready < replicas:
+        waiting = f"{ready} of {replicas} pods ready"
+    elif strategy.get("rollingUpdate") is not None:
+        partition = strategy["rollingUpdate"].get("partition")
+        if partition is not None and updated < replicas - partition:
+            waiting = (f"{updated} of {replicas - partition} new pods updated "
+                       f"(partition {partition})")
+        else:
+            return _complete(verdict, f"partitioned roll out complete: {updated} new pods updated")
+    elif update_revision != status.get("currentRevision"):
+        waiting = f"{updated} pods at revision {update_revision}, rolling update in progress"
+    else:
+        return _complete(verdict, f"rolling update complete: {replicas} pods at revision "
+                                  f"{update_revision}")
+    if refused:
+        return _refused(verdict, refused)
+    return _progress(verdict, waiting)
+
+
+def _daemonset(ds: dict, objects: Objects) -> Verdict:
+    spec, status = _spec(ds), _status(ds)
+    strategy = spec.get("updateStrategy") or {}
+    history = sorted((cr for cr in objects.controllerrevisions if controlled_by(cr, ds)),
+                     key=lambda cr: cr.get("revision", 0))
+    current = history[-1] if history and _observed(ds) else None
+    # DaemonSet revisions carry the hash label their pods get; the name ends with it too.
+    current_hash = ((labels(current).get(CONTROLLER_REVISION_HASH)
+                     or _meta(current)["name"].removeprefix(f"{_meta(ds)['name']}-"))
+                    if current else None)
+    new_pods, old_pods = _by_revision_hash(ds, objects.pods, current_hash)
+    verdict = _verdict(ds, new_pods, old_pods, to_int(current.get("revision")) if current else None)
+    on_delete = _not_rolling(verdict, strategy)
+    if on_delete:
+        return on_delete
+    if not _observed(ds):
+        return _progress(verdict, "waiting for the daemonset controller to observe the new spec")
+    desired = status.get("desiredNumberScheduled", 0)
+    updated = status.get("updatedNumberScheduled", 0)
+    available = status.get("numberAvailable", 0)
+    if updated < desired:
+        waiting = f"{updated} of {desired} new pods updated"
+    elif available < desired:
+        waiting = f"{available} of {desired} updated pods available"
+    else:
+        return _complete(verdict, f"successfully rolled out on {desired} nodes")
+    refused = _failed_create_event(ds, objects.events, new_pods + old_pods)
+    if refused:
+        return _refused(verdict, refused)
+    return _progress(verdict, waiting)
+
+
+def _job(job: dict, objects: Objects) -> Verdict:
+    spec, status = _spec(job), _status(job)
+    pods = [pod for pod in objects.pods if controlled_by(pod, job)]
+    verdict = _verdict(job, pods, [], None)
+    # SuccessCriteriaMet and FailureTarget come first, Complete and Failed once pods are gone.
+    done = next((c for c in (condition(job, "Complete"), condition(job, "SuccessCriteriaMet"))
+                 if is_true(c)), None)
+    if done:
+        finished = status.get("completionTime") or done.get("lastTransitionTime")
+        return replace(verdict, state=COMPLETE, headline="complete",
+                       ready_at=parse_time(finished))
+    failed = next((c for c in (condition(job, "Failed"), condition(job, "FailureTarget"))
+                   if is_true(c)), None)
+    if failed:
+        culprits = sorted((_failed_pod(pod) for pod in pods if _status(pod).get("phase") == "Failed"),
+                          key=lambda p: _meta(p.pod).get("creationTimestamp") or "", reverse=True)
+        reason = failed.get("reason") or "Failed"
+        headline = reason
+        if culprits:
+            plural = "pod" if len(culprits) == 1 else "pods"
+            exit_note = f", exit {culprits[0].exit_code}" if culprits[0].exit_code is not None else ""
+            headline = f"{reason} ({len(culprits)} failed {plural}{exit_note})"
+        return replace(verdict, state=FAILED, reason=reason, headline=headline,
+                       detail=failed.get("message", ""), culprits=culprits)
+    if spec.get("suspend"):
+        return replace(verdict, state=NOT_WAITED, reason="Suspended",
+                       headline="suspended, not waited for")
+    completions = spec.get("completions")
+    wanted = f" of {completions}" if completions is not None else ""
+    refused = _failed_create_event(job, objects.events, pods)
+    if refused:
+        return _refused(verdict, refused)
+    return _progress(verdict, f"{status.get('succeeded', 0)}{wanted} succeeded, "
+                              f"{status.get('active', 0)} active, {status.get('failed', 0)} failed")
+
+
+def _replicaset(rs: dict, objects: Objects) -> Verdict:
+    spec, status = _spec(rs), _status(rs)
+    pods = [pod for pod in objects.pods if controlled_by(pod, rs)]
+    verdict = _verdict(rs, pods, [],
+                       to_int((_meta(rs).get("annotations") or {}).get(REVISION_ANNOTATION)))
+    if not _observed(rs):
+        return _progress(verdict, "waiting for the replicaset controller to observe the new spec")
+    replicas = spec.get("replicas", 1)
+    if status.get("replicas", 0) == replicas and status.get("availableReplicas", 0) >= replicas:
+        return _complete(verdict, f"{replicas} pods available")
+    refused = condition(rs, "ReplicaFailure")
+    if is_true(refused):
+        return replace(verdict, state=FAILED, reason=refused.get("reason") or "FailedCreate",
+                       headline=refused.get("reason") or "FailedCreate",
+                       detail=refused.get("message", ""))
+    return _progress(verdict, f"{status.get('availableReplicas', 0)} of {replicas} pods available"
+                              f" ({status.get('replicas', 0)} exist)")
+
+
+def _progress(verdict: Verdict, waiting: str) -> Verdict:
+    return replace(verdict, state=PROGRESSING, headline=waiting)
+
+
+def _complete(verdict: Verdict, headline: str) -> Verdict:
+    return replace(verdict, state=COMPLETE, headline=headline,
+                   ready_at=_newest_ready_transition(verdict.new_pods))
+
+
+def _refused(verdict: Verdict, event: dict) -> Verdict:
+    return replace(verdict, state=FAILED, reason="FailedCreate", headline="FailedCreate",
+                   detail=event.get("message", ""))
+
+
+_ROLLOUTS = {
+    "Deployment": _deployment,
+    "StatefulSet": _statefulset,
+    "DaemonSet": _daemonset,
+    "Job": _job,
+    "ReplicaSet": _replicaset,
+}
+
+
+# --- pods of the new revision ----------------------------------------------------------------
+
+
+def _failed_pod(pod: dict) -> PodProblem:
+    """A pod that ran to failure (restartPolicy Never): its last terminated container says why."""
+    for status in _container_statuses(pod):
+        done = (status.get("state") or {}).get("terminated")
+        if done and done.get("exitCode", 0) != 0:
+            return PodProblem(pod, done.get("reason") or "Error", container=status.get("name"),
+                              message=done.get("message") or "", exit_code=done.get("exitCode"),
+                              restarts=status.get("restartCount", 0),
+                              termination_message=done.get("message") or "",
+                              wants_log=True)
+    return PodProblem(pod, _status(pod).get("reason") or "Failed",
+                      message=_status(pod).get("message") or "")
+
+
+def _container_statuses(pod: dict) -> list:
+    status = _status(pod)
+    return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+
+
+def _container_problem(pod: dict, status: dict, restart_threshold: int,
+                       pod_events: list) -> PodProblem | None:
+    state = status.get("state") or {}
+    waiting = state.get("waiting") or {}
+    last = (status.get("lastState") or {}).get("terminated") or {}
+    restarts = status.get("restartCount", 0)
+    name = status.get("name")
+    reason = waiting.get("reason")
+    if reason in IMAGE_REASONS:
+        # The kubelet's Failed event has the registry's answer; the back-off message does not.
+        pulls = [ev for ev in pod_events if ev.get("reason") == "Failed"
+                 and (ev.get("message") or "").lower().startswith("failed to pull")]
+        pulls.sort(key=event_sort_key)
+        message = pulls[-1].get("message") if pulls else waiting.get("message", "")
+        return PodProblem(pod, reason, container=name, message=message, restarts=restarts)
+    if reason == "CreateContainerConfigError":
+        return PodProblem(pod, reason, container=name, message=waiting.get("message", ""),
+                          restarts=restarts)
+    if reason == "CrashLoopBackOff":
+        oom = last.get("reason") == "OOMKilled"
+        return PodProblem(pod, "OOMKilled" if oom else "CrashLoopBackOff", container=name,
+                          message=waiting.get("message", ""), exit_code=last.get("exitCode"),
+                          restarts=restarts, termination_message=last.get("message") or "",
+                          fatal=oom or restarts >= restart_threshold,
+                          wants_log=True, previous_log=True)
+    done = state.get("terminated") or {}
+    if done.get("reason") == "OOMKilled":
+        return PodProblem(pod, "OOMKilled", container=name, exit_code=done.get("exitCode"),
+                          restarts=restarts, termination_message=done.get("message") or "",
+                          wants_log=True)
+    return None
+
+
+def _unschedulable(pod: dict, scheduled: dict, pod_events: list, capacity_pending: bool,
+                   now: datetime.datetime) -> PodProblem:
+    message = scheduled.get("message", "")
+    since = parse_time(scheduled.get("lastTransitionTime")) or now
+    problem = PodProblem(pod, "Unschedulable", message=message)
+    if "unbound immediate PersistentVolumeClaims" in message:
+        return replace(problem, fatal=False)  # a volume is still being provisioned
+    if any(ev.get("reason") == "TriggeredScaleUp" for ev in pod_events):
+        return replace(problem, fatal=False)  # the cluster autoscaler is adding a node
+    if capacity_pending:
+        return replace(problem, fatal=False)  # terminating pods of this workload free room
+    if now < since + UNSCHEDULABLE_GRACE:
+        return replace(problem, fatal=False, recheck_at=since + UNSCHEDULABLE_GRACE)
+    return problem
+
+
+def pod_problem(pod: dict, events: list, restart_threshold: int, capacity_pending: bool,
+                now: datetime.datetime) -> PodProblem | None:
+    """The most telling reason one pod is not becoming ready, or None if it is fine or slow."""
+    if is_terminating(pod):
+        return None
+    pod_events = events_about(events, [uid(pod)])
+    problems = []
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        problems.append(_unschedulable(pod, scheduled, pod_events, capacity_pending, now))
+    for status in _container_statuses(pod):
+        problem = _container_problem(pod, status, restart_threshold, pod_events)
+        if problem:
+            problems.append(problem)
+    if not problems:
+        return None
+    return min(problems, key=lambda p: (not p.fatal, FAILURE_ORDER.index(p.reason)))
+
+
+def _pods_headline(count: int, total: int, problem: PodProblem, multi_container: bool) -> str:
+    notes = []
+    if multi_container and problem.container:
+        notes.append(f"container {problem.container}")
+    if problem.exit_code is not None:
+        notes.append(f"exit {problem.exit_code}")
+    if not problem.fatal and problem.restarts:
+        notes.append(f"{problem.restarts} restart{'s' if problem.restarts != 1 else ''}")
+    suffix = f" ({', '.join(notes)})" if notes else ""
+    return f"{count}/{total} new pods {problem.reason}{suffix}"
+
+
+def _grouped(problems: list) -> list[list]:
+    """Problems grouped by reason, the most widespread (then most blocking) reason first."""
+    groups: dict[str, list] = {}
+    for problem in problems:
+        groups.setdefault(problem.reason, []).append(problem)
+    return sorted(groups.values(), key=lambda g: (-len(g), FAILURE_ORDER.index(g[0].reason)))
+
+
+def _multi_container(pods: list) -> bool:
+    return any(len(_container_statuses(pod)) > 1 for pod in pods)
+
+
+def evaluate(kind: str, workload: dict, objects: Objects, now: datetime.datetime,
+             restart_threshold: int = 2) -> Verdict:
+    """Where the rollout of `workload` stands; FAILED only when waiting cannot help."""
+    verdict = _ROLLOUTS[kind](workload, objects)
+    verdict = replace(verdict, spec_changed_at=spec_changed_at(workload))
+    if verdict.state in (COMPLETE, NOT_WAITED):
+        return verdict
+    owned = verdict.new_pods + verdict.old_pods
+    capacity_pending = any(is_terminating(pod) for pod in owned)
+    live = _live(verdict.new_pods)
+    problems = [p for p in (pod_problem(pod, objects.events, restart_threshold, capacity_pending, now)
+                            for pod in live) if p]
+    rechecks = [p.recheck_at for p in problems if p.recheck_at]
+    verdict = replace(verdict, problems=problems, recheck_at=min(rechecks, default=None))
+    if verdict.state == FAILED:
+        if not verdict.culprits:
+            verdict = replace(verdict, culprits=problems)
+        if verdict.reason == "ProgressDeadlineExceeded":
+            return _with_stall(verdict, objects)
+        return verdict
+    fatal = [p for p in problems if p.fatal]
+    if not fatal:
+        return verdict
+    group = _grouped(fatal)[0]
+    return replace(verdict, state=FAILED, reason=group[0].reason,
+                   headline=_pods_headline(len(group), len(live), group[0],
+                                           _multi_container(live)),
+                   culprits=group + [p for p in fatal if p not in group])
+
+
+# --- why a rollout is stuck (at the timeout, or past its progress deadline) -------------------
+
+
+def _stall(verdict: Verdict, objects: Objects) -> tuple[str, str, str, list]:
+    """(reason, summary, quoted detail, culprits) for a rollout that stopped moving."""
+    live = _live(verdict.new_pods)
+    total = len(live)
+    if verdict.problems:
+        group = _grouped(verdict.problems)[0]
+        return (group[0].reason,
+                _pods_headline(len(group), total, group[0], _multi_container(live)),
+                "", group)
+    not_ready = [pod for pod in live if not pod_ready(pod)]
+    probes = [ev for ev in events_about(objects.events, [uid(p) for p in not_ready])
+              if ev.get("reason") == "Unhealthy"]
+    if probes:
+        probes.sort(key=event_sort_key)
+        message = probes[-1].get("message", "")
+        probe = message.split(" probe", 1)[0] if " probe" in message else "Readiness"
+        failing = {(ev.get("involvedObject") or {}).get("uid") for ev in probes}
+        culprits = [PodProblem(pod, f"{probe}ProbeFailed", message=message, fatal=False,
+                               wants_log=True) for pod in not_ready if uid(pod) in failing]
+        return (f"{probe}ProbeFailed",
+                f"{len(culprits)}/{total} new pods not ready, {probe.lower()} probe failing",
+                message, culprits)
+    running = [pod for pod in not_ready if _status(pod).get("phase") == "Running"]
+    if running:
+        culprits = [PodProblem(pod, "NotReady", fatal=False, wants_log=True) for pod in running]
+        return ("NotReady", f"{len(running)}/{total} new pods Running but not Ready", "", culprits)
+    pending = [pod for pod in not_ready if _status(pod).get("phase") == "Pending"]
+    if pending:
+        culprits = [PodProblem(pod, "Pending", fatal=False) for pod in pending]
+        return ("Pending", f"{len(pending)}/{total} new pods Pending", "", culprits)
+    return ("Progressing", verdict.headline, "", [])
+
+
+def _with_stall(verdict: Verdict, objects: Objects) -> Verdict:
+    _, summary, detail, culprits = _stall(verdict, objects)
+    return replace(verdict, headline=f"ProgressDeadlineExceeded ({summary})",
+                   detail=detail or verdict.detail, culprits=culprits)
+
+
+def at_timeout(verdict: Verdict, objects: Objects, waited_seconds: float) -> Verdict:
+    """The last verdict before the timeout, restated as why the rollout did not finish."""
+    reason, summary, detail, culprits = _stall(verdict, objects)
+    return replace(verdict, state=TIMED_OUT, reason=reason,
+                   headline=f"timed out after {waited_seconds:.0f}s: {summary}",
+                   detail=detail, culprits=culprits)

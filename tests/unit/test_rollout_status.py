@@ -1,0 +1,603 @@
+"""Decisions of rollout_wait over recorded API objects: completion rules and failure reasons."""
+
+import copy
+import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible.module_utils.rollout_status import (
+    COMPLETE,
+    FAILED,
+    NOT_WAITED,
+    PROGRESSING,
+    TIMED_OUT,
+    Objects,
+    at_timeout,
+    evaluate,
+    parse_time,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rollout"
+NOW = datetime.datetime(2025, 5, 6, 10, 5, tzinfo=datetime.timezone.utc)
+POD_STATES = yaml.safe_load((FIXTURES / "pod_states.yml").read_text())
+
+
+def load(name: str) -> dict:
+    fixture = yaml.safe_load((FIXTURES / f"{name}.yml").read_text())
+    for key in ("pods", "events", "replicasets", "controllerrevisions"):
+        fixture.setdefault(key, [])
+    return fixture
+
+
+def objects(fx: dict) -> Objects:
+    return Objects(pods=fx["pods"], events=fx["events"], replicasets=fx["replicasets"],
+                   controllerrevisions=fx["controllerrevisions"])
+
+
+def decide(fx: dict, now=NOW, restart_threshold=2):
+    return evaluate(fx["kind"], fx["workload"], objects(fx), now, restart_threshold)
+
+
+def pod(fx: dict, name: str) -> dict:
+    return next(p for p in fx["pods"] if p["metadata"]["name"] == name)
+
+
+def set_state(fx: dict, name: str, state: str) -> None:
+    pod(fx, name)["status"] = copy.deepcopy(POD_STATES["statuses"][state])
+
+
+def add_event(fx: dict, name: str, event: str, **changes) -> dict:
+    target = pod(fx, name)
+    ev = copy.deepcopy(POD_STATES["events"][event])
+    ev["involvedObject"] = {"kind": "Pod", "name": name, "namespace": target["metadata"]["namespace"],
+                            "uid": target["metadata"]["uid"], "apiVersion": "v1"}
+    ev.update(changes)
+    fx["events"].append(ev)
+    return ev
+
+
+def workload_event(fx: dict, reason: str, message: str, when: str) -> None:
+    meta = fx["workload"]["metadata"]
+    fx["events"].append({
+        "metadata": {"name": f"{meta['name']}.{when}", "namespace": meta["namespace"]},
+        "involvedObject": {"kind": fx["kind"], "name": meta["name"], "uid": meta["uid"]},
+        "reason": reason, "message": message, "type": "Warning", "count": 1,
+        "firstTimestamp": when, "lastTimestamp": when})
+
+
+NEW_BACKEND = ("backend-7d4b9c8f6-2kq9z", "backend-7d4b9c8f6-8vfpn")
+OLD_BACKEND = "backend-6c5d8f7b9-qx7lm"
+
+
+def backend(*states: str) -> dict:
+    """The backend Deployment mid-rollout with its two new pods in the given states."""
+    fx = load("deployment_crashloop")
+    for name, state in zip(NEW_BACKEND, states):
+        set_state(fx, name, state)
+    return fx
+
+
+# --- Deployment: kubectl rollout status rules -------------------------------------------------
+
+
+def test_deployment_new_replicaset_is_found_by_template():
+    verdict = decide(backend("running_ready", "container_creating"))
+    assert verdict.revision == 3
+    assert sorted(p["metadata"]["name"] for p in verdict.new_pods) == sorted(NEW_BACKEND)
+    assert [p["metadata"]["name"] for p in verdict.old_pods] == [OLD_BACKEND]
+
+
+def test_deployment_waits_until_the_controller_observed_the_spec():
+    fx = backend("crashloop_with_termination_message", "crashloop_with_termination_message")
+    fx["workload"]["metadata"]["generation"] = 4
+    verdict = decide(fx)
+    # Without the new generation observed the new revision is unknown: no pod can fail it.
+    assert verdict.state == PROGRESSING
+    assert "observe" in verdict.headline
+    assert verdict.new_pods == []
+
+
+@pytest.mark.parametrize("status, expected", [
+    ({"replicas": 3, "updatedReplicas": 1, "availableReplicas": 2}, "1 of 2 new replicas updated"),
+    ({"replicas": 3, "updatedReplicas": 2, "availableReplicas": 2}, "1 old replicas pending termination"),
+    ({"replicas": 2, "updatedReplicas": 2, "availableReplicas": 1}, "1 of 2 updated replicas available"),
+])
+def test_deployment_progress_rules(status, expected):
+    fx = backend("running_ready", "running_ready")
+    fx["workload"]["status"].update(status)
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    assert verdict.headline == expected
+
+
+def test_deployment_complete_with_timings():
+    fx = backend("running_ready", "running_ready")
+    fx["workload"]["status"].update(replicas=2, updatedReplicas=2, availableReplicas=2)
+    fx["workload"]["status"]["conditions"][1].update(
+        reason="NewReplicaSetAvailable", lastUpdateTime="2025-05-06T10:00:12Z")
+    verdict = decide(fx)
+    assert verdict.state == COMPLETE
+    # The status subresource write at 10:01:10 is the controller's, not a spec change.
+    assert verdict.spec_changed_at == parse_time("2025-05-06T10:00:00Z")
+    assert verdict.ready_at == parse_time("2025-05-06T10:00:12Z")
+
+
+def test_deployment_progress_deadline_exceeded_names_the_stall():
+    fx = backend("running_not_ready", "running_not_ready")
+    for name in NEW_BACKEND:
+        add_event(fx, name, "readiness_failed")
+    fx["workload"]["status"]["conditions"][1].update(
+        status="False", reason="ProgressDeadlineExceeded",
+        message='ReplicaSet "backend-7d4b9c8f6" has timed out progressing.')
+    verdict = decide(fx)
+    assert verdict.state == FAILED
+    assert verdict.reason == "ProgressDeadlineExceeded"
+    assert verdict.headline == ("ProgressDeadlineExceeded (2/2 new pods not ready, "
+                                "readiness probe failing)")
+    assert verdict.detail == "Readiness probe failed: HTTP probe failed with statuscode: 503"
+
+
+def test_deployment_paused_is_not_waited_for():
+    fx = backend("running_ready", "container_creating")
+    fx["workload"]["spec"]["paused"] = True
+    verdict = decide(fx)
+    assert verdict.state == NOT_WAITED
+    assert verdict.reason == "Paused"
+
+
+def test_deployment_pod_security_denial_fails_with_failed_create():
+    verdict = decide(load("deployment_failedcreate"))
+    assert verdict.state == FAILED
+    assert verdict.reason == "FailedCreate"
+    assert verdict.headline == "ReplicaSet web-84c6d9f5b8 FailedCreate"
+    assert 'violates PodSecurity "restricted:latest"' in verdict.detail
+    assert verdict.revision == 2
+
+
+def test_deployment_replicaset_create_error_fails():
+    fx = backend("running_ready", "running_ready")
+    fx["workload"]["status"]["conditions"][1].update(
+        status="False", reason="ReplicaSetCreateError",
+        message='Failed to create new replica set "backend-7d4b9c8f6": exceeded quota')
+    verdict = decide(fx)
+    assert (verdict.state, verdict.reason) == (FAILED, "ReplicaSetCreateError")
+
+
+# --- Deployment: pods of the new revision -------------------------------------------------------
+
+
+def test_crash_loop_of_new_pods_fails_fast():
+    verdict = decide(load("deployment_crashloop"))
+    assert verdict.state == FAILED
+    assert verdict.reason == "CrashLoopBackOff"
+    assert verdict.headline == "2/2 new pods CrashLoopBackOff (exit 1)"
+    assert {c.pod_name for c in verdict.culprits} == set(NEW_BACKEND)
+    assert all(c.previous_log and c.wants_log for c in verdict.culprits)
+
+
+@pytest.mark.parametrize("threshold, state", [(3, FAILED), (4, PROGRESSING)])
+def test_crash_loop_fails_from_the_restart_threshold_on(threshold, state):
+    verdict = decide(load("deployment_crashloop"), restart_threshold=threshold)  # 3 restarts
+    assert verdict.state == state
+    assert [p.fatal for p in verdict.problems] == [state == FAILED] * 2
+
+
+def test_first_crash_is_not_a_failure():
+    verdict = decide(backend("first_crash", "first_crash"))
+    assert verdict.state == PROGRESSING
+
+
+def test_one_restart_then_ready_is_not_a_failure():
+    verdict = decide(backend("one_restart_then_ready", "container_creating"))
+    assert verdict.state == PROGRESSING
+    assert verdict.problems == []
+
+
+def test_old_revision_pods_crashing_during_the_rollout_is_not_a_failure():
+    fx = backend("container_creating", "container_creating")
+    set_state(fx, OLD_BACKEND, "crashloop_with_termination_message")
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    assert verdict.problems == []
+
+
+def test_terminating_new_pod_is_ignored():
+    fx = load("deployment_crashloop")
+    for name in NEW_BACKEND:
+        pod(fx, name)["metadata"]["deletionTimestamp"] = "2025-05-06T10:04:00Z"
+    assert decide(fx).state == PROGRESSING
+
+
+@pytest.mark.parametrize("state, reason", [
+    ("image_pull_backoff", "ImagePullBackOff"),
+    ("err_image_pull", "ErrImagePull"),
+    ("err_image_never_pull", "ErrImageNeverPull"),
+    ("invalid_image_name", "InvalidImageName"),
+    ("create_container_config_error", "CreateContainerConfigError"),
+])
+def test_image_and_config_errors_fail_at_once(state, reason):
+    verdict = decide(backend(state, state))
+    assert verdict.state == FAILED
+    assert verdict.reason == reason
+    assert verdict.headline == f"2/2 new pods {reason}"
+
+
+def test_image_pull_failure_quotes_the_registry_answer():
+    fx = backend("image_pull_backoff", "image_pull_backoff")
+    add_event(fx, NEW_BACKEND[0], "image_pull_backoff")
+    add_event(fx, NEW_BACKEND[0], "image_pull_failed")
+    verdict = decide(fx)
+    first = next(c for c in verdict.culprits if c.pod_name == NEW_BACKEND[0])
+    assert first.message.startswith('Failed to pull image "registry.example/shop/backend:1.4.0"')
+    assert not first.wants_log
+
+
+def test_missing_config_key_is_named():
+    verdict = decide(backend("create_container_config_error", "container_creating"))
+    assert verdict.headline == "1/2 new pods CreateContainerConfigError"
+    assert verdict.culprits[0].message == "couldn't find key DB_URL in ConfigMap shop/backend-config"
+
+
+def test_oom_killed_fails_even_on_the_first_restart():
+    verdict = decide(backend("oom_killed_backoff", "running_ready"))
+    assert verdict.state == FAILED
+    assert verdict.headline == "1/2 new pods OOMKilled (exit 137)"
+
+
+def test_oom_killed_without_restart_policy_fails():
+    verdict = decide(backend("oom_killed_terminated", "running_ready"))
+    assert (verdict.state, verdict.reason) == (FAILED, "OOMKilled")
+    assert verdict.culprits[0].previous_log is False
+
+
+def test_the_most_widespread_reason_leads():
+    fx = backend("image_pull_backoff", "crashloop_with_termination_message")
+    verdict = decide(fx)
+    # One pod each: the reason that blocks before a container runs comes first.
+    assert verdict.headline == "1/2 new pods ImagePullBackOff"
+    assert [c.reason for c in verdict.culprits] == ["ImagePullBackOff", "CrashLoopBackOff"]
+
+
+def test_multi_container_pods_name_the_container():
+    fx = load("deployment_crashloop")
+    for name in NEW_BACKEND:
+        statuses = pod(fx, name)["status"]["containerStatuses"]
+        statuses.insert(0, {"name": "sidecar", "ready": True, "restartCount": 0,
+                            "state": {"running": {}}})
+    assert decide(fx).headline == "2/2 new pods CrashLoopBackOff (container app, exit 1)"
+
+
+# --- Unschedulable ------------------------------------------------------------------------------
+
+
+def test_unschedulable_fails_after_the_grace():
+    verdict = decide(backend("unschedulable", "running_ready"))
+    assert verdict.state == FAILED
+    assert verdict.headline == "1/2 new pods Unschedulable"
+    assert verdict.culprits[0].message.startswith("0/3 nodes are available: 3 Insufficient cpu.")
+
+
+def test_unschedulable_within_the_grace_asks_for_a_recheck():
+    just_marked = parse_time("2025-05-06T10:00:03Z")
+    verdict = decide(backend("unschedulable", "running_ready"), now=just_marked)
+    assert verdict.state == PROGRESSING
+    assert verdict.recheck_at == parse_time("2025-05-06T10:00:07Z")
+
+
+def test_unschedulable_while_old_pods_terminate_is_not_a_failure():
+    fx = backend("unschedulable", "running_ready")
+    pod(fx, OLD_BACKEND)["metadata"]["deletionTimestamp"] = "2025-05-06T10:04:50Z"
+    assert decide(fx).state == PROGRESSING
+
+
+def test_unschedulable_while_the_autoscaler_adds_a_node_is_not_a_failure():
+    fx = backend("unschedulable", "running_ready")
+    add_event(fx, NEW_BACKEND[0], "triggered_scale_up")
+    assert decide(fx).state == PROGRESSING
+
+
+def test_unschedulable_for_an_unbound_volume_is_not_a_failure():
+    assert decide(backend("unschedulable_unbound_pvc", "running_ready")).state == PROGRESSING
+
+
+# --- At the timeout -----------------------------------------------------------------------------
+
+
+def test_timeout_names_failing_readiness_probes():
+    fx = backend("running_not_ready", "running_not_ready")
+    add_event(fx, NEW_BACKEND[1], "readiness_failed")
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    timed_out = at_timeout(verdict, objects(fx), 300)
+    assert timed_out.state == TIMED_OUT
+    assert timed_out.reason == "ReadinessProbeFailed"
+    assert timed_out.headline == "timed out after 300s: 1/2 new pods not ready, readiness probe failing"
+    assert timed_out.detail == "Readiness probe failed: HTTP probe failed with statuscode: 503"
+    assert [c.pod_name for c in timed_out.culprits] == [NEW_BACKEND[1]]
+
+
+def test_timeout_of_pods_that_never_get_ready():
+    fx = backend("running_not_ready", "running_not_ready")
+    timed_out = at_timeout(decide(fx), objects(fx), 60)
+    assert timed_out.reason == "NotReady"
+    assert timed_out.headline == "timed out after 60s: 2/2 new pods Running but not Ready"
+
+
+def test_timeout_reports_a_crash_loop_below_the_threshold():
+    fx = load("deployment_crashloop")
+    timed_out = at_timeout(decide(fx, restart_threshold=10), objects(fx), 120)
+    assert timed_out.reason == "CrashLoopBackOff"
+    assert timed_out.headline == "timed out after 120s: 2/2 new pods CrashLoopBackOff (exit 1, 3 restarts)"
+
+
+def test_timeout_of_pending_pods():
+    fx = backend("container_creating", "container_creating")
+    timed_out = at_timeout(decide(fx), objects(fx), 30)
+    assert (timed_out.reason, timed_out.headline) == ("Pending", "timed out after 30s: 2/2 new pods Pending")
+
+
+def test_timeout_before_any_pod_exists_uses_the_controller_progress():
+    fx = backend("running_ready", "running_ready")
+    fx["pods"] = []
+    fx["workload"]["status"].update(updatedReplicas=0)
+    timed_out = at_timeout(decide(fx), objects(fx), 30)
+    assert timed_out.headline == "timed out after 30s: 0 of 2 new replicas updated"
+
+
+# --- StatefulSet --------------------------------------------------------------------------------
+
+
+def statefulset(**status) -> dict:
+    fx = load("statefulset_rollout")
+    fx["workload"]["status"].update(status)
+    return fx
+
+
+def all_pods_at_update_revision(fx: dict) -> None:
+    for p in fx["pods"]:
+        p["metadata"]["labels"]["controller-revision-hash"] = "db-5f8d7c6b9"
+
+
+def test_statefulset_partitioned_rollout_in_progress():
+    verdict = decide(statefulset())
+    assert verdict.state == PROGRESSING
+    assert verdict.headline == "1 of 3 new pods updated (partition 0)"
+    assert verdict.revision == 2
+    assert [p["metadata"]["name"] for p in verdict.new_pods] == ["db-2"]
+
+
+def test_statefulset_complete():
+    fx = statefulset(updatedReplicas=3, currentReplicas=3)
+    all_pods_at_update_revision(fx)
+    verdict = decide(fx)
+    assert verdict.state == COMPLETE
+    assert verdict.ready_at == parse_time("2025-05-06T10:00:29Z")
+
+
+def test_statefulset_partition_limits_what_must_be_updated():
+    fx = statefulset()
+    fx["workload"]["spec"]["updateStrategy"]["rollingUpdate"]["partition"] = 2
+    verdict = decide(fx)
+    assert verdict.state == COMPLETE
+    assert verdict.headline == "partitioned roll out complete: 1 new pods updated"
+
+
+def test_statefulset_waits_for_ready_replicas_first():
+    verdict = decide(statefulset(readyReplicas=2))
+    assert verdict.headline == "2 of 3 pods ready"
+
+
+@pytest.mark.parametrize("current, state", [("db-7c9b8d5f4", PROGRESSING), ("db-5f8d7c6b9", COMPLETE)])
+def test_statefulset_without_rolling_update_params_compares_revisions(current, state):
+    fx = statefulset(currentRevision=current)
+    del fx["workload"]["spec"]["updateStrategy"]["rollingUpdate"]
+    assert decide(fx).state == state
+
+
+def test_statefulset_not_yet_observed():
+    verdict = decide(statefulset(observedGeneration=0))
+    assert verdict.state == PROGRESSING
+    assert "observe" in verdict.headline
+
+
+def test_statefulset_pods_of_a_stale_update_revision_cannot_fail_a_newer_spec():
+    fx = statefulset(readyReplicas=2)
+    set_state(fx, "db-2", "crashloop_with_termination_message")
+    fx["workload"]["metadata"]["generation"] = 3  # a fix applied, not yet seen by the controller
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    assert verdict.new_pods == []
+
+
+def test_statefulset_on_delete_is_reported_not_waited_for():
+    fx = statefulset()
+    fx["workload"]["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    verdict = decide(fx)
+    assert (verdict.state, verdict.reason) == (NOT_WAITED, "OnDelete")
+
+
+def test_statefulset_new_revision_pod_crash_loop_fails():
+    fx = statefulset(readyReplicas=2)
+    set_state(fx, "db-2", "crashloop_with_termination_message")
+    verdict = decide(fx)
+    assert verdict.state == FAILED
+    assert verdict.headline == "1/1 new pods CrashLoopBackOff (exit 2)"
+
+
+def test_statefulset_old_revision_pod_crash_loop_is_not_a_failure():
+    fx = statefulset(readyReplicas=2)
+    set_state(fx, "db-0", "crashloop_with_termination_message")
+    assert decide(fx).state == PROGRESSING
+
+
+def test_statefulset_stale_failed_create_event_is_ignored():
+    fx = statefulset(readyReplicas=2)
+    assert fx["events"][0]["reason"] == "FailedCreate"
+    assert decide(fx).state == PROGRESSING
+
+
+def test_statefulset_failed_create_after_the_spec_change_fails():
+    fx = statefulset(readyReplicas=2)
+    workload_event(fx, "FailedCreate", 'create Pod db-1 in StatefulSet db failed error: pods "db-1" '
+                   'is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true',
+                   "2025-05-06T10:01:00Z")
+    verdict = decide(fx)
+    assert (verdict.state, verdict.reason) == (FAILED, "FailedCreate")
+    assert "violates PodSecurity" in verdict.detail
+
+
+def test_statefulset_failed_create_followed_by_a_created_pod_is_over():
+    fx = statefulset(readyReplicas=2)
+    workload_event(fx, "FailedCreate", "exceeded quota", "2025-05-06T10:00:10Z")
+    assert decide(fx).state == PROGRESSING  # db-2 was created at 10:00:20, after the refusal
+
+
+# --- DaemonSet ----------------------------------------------------------------------------------
+
+
+def daemonset(**status) -> dict:
+    fx = load("daemonset_rollout")
+    fx["workload"]["status"].update(status)
+    return fx
+
+
+def test_daemonset_rollout_in_progress():
+    verdict = decide(daemonset())
+    assert verdict.state == PROGRESSING
+    assert verdict.headline == "2 of 3 new pods updated"
+    assert verdict.revision == 2
+    assert sorted(p["metadata"]["name"] for p in verdict.new_pods) == ["node-agent-4jx8d", "node-agent-9wq2c"]
+
+
+def test_daemonset_waits_for_available_pods():
+    verdict = decide(daemonset(updatedNumberScheduled=3))
+    assert verdict.headline == "2 of 3 updated pods available"
+
+
+def test_daemonset_complete():
+    verdict = decide(daemonset(updatedNumberScheduled=3, numberAvailable=3))
+    assert verdict.state == COMPLETE
+
+
+def test_daemonset_not_yet_observed():
+    assert "observe" in decide(daemonset(observedGeneration=1)).headline
+
+
+def test_daemonset_on_delete_is_reported_not_waited_for():
+    fx = daemonset()
+    fx["workload"]["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    assert decide(fx).state == NOT_WAITED
+
+
+def test_daemonset_new_pod_image_pull_fails():
+    fx = daemonset()
+    set_state(fx, "node-agent-9wq2c", "image_pull_backoff")
+    verdict = decide(fx)
+    assert verdict.headline == "1/2 new pods ImagePullBackOff"
+
+
+def test_daemonset_old_pod_failing_is_not_a_failure():
+    fx = daemonset()
+    set_state(fx, "node-agent-z7k4m", "crashloop_with_termination_message")
+    assert decide(fx).state == PROGRESSING
+
+
+def test_daemonset_revision_hash_from_the_name_when_unlabelled():
+    fx = daemonset()
+    for cr in fx["controllerrevisions"]:
+        del cr["metadata"]["labels"]["controller-revision-hash"]
+    assert len(decide(fx).new_pods) == 2
+
+
+def test_daemonset_failed_create_fails():
+    fx = daemonset()
+    workload_event(fx, "FailedCreate", 'Error creating: pods "node-agent-" is forbidden: exceeded quota',
+                   "2025-05-06T10:02:00Z")
+    assert decide(fx).reason == "FailedCreate"
+
+
+# --- Job ----------------------------------------------------------------------------------------
+
+
+def test_job_backoff_limit_exceeded_reports_the_last_failed_pod():
+    verdict = decide(load("job_failed"))
+    assert verdict.state == FAILED
+    assert verdict.reason == "BackoffLimitExceeded"
+    assert verdict.headline == "BackoffLimitExceeded (2 failed pods, exit 3)"
+    assert verdict.detail == "Job has reached the specified backoff limit"
+    assert verdict.culprits[0].pod_name == "migrate-w8f3t"
+    assert verdict.culprits[0].termination_message.startswith('relation "orders"')
+
+
+def test_job_failure_target_fails_before_pods_are_gone():
+    fx = load("job_failed")
+    fx["workload"]["status"]["conditions"] = fx["workload"]["status"]["conditions"][:1]
+    assert decide(fx).reason == "BackoffLimitExceeded"
+
+
+def test_job_deadline_exceeded():
+    fx = load("job_failed")
+    for cond in fx["workload"]["status"]["conditions"]:
+        cond.update(reason="DeadlineExceeded", message="Job was active longer than specified deadline")
+    fx["pods"] = []
+    verdict = decide(fx)
+    assert (verdict.state, verdict.headline) == (FAILED, "DeadlineExceeded")
+    assert verdict.detail == "Job was active longer than specified deadline"
+
+
+def test_job_running():
+    verdict = decide(load("job_running"))
+    assert verdict.state == PROGRESSING
+    assert verdict.headline == "1 of 3 succeeded, 1 active, 0 failed"
+    assert verdict.revision is None
+
+
+@pytest.mark.parametrize("condition", ["Complete", "SuccessCriteriaMet"])
+def test_job_complete(condition):
+    fx = load("job_running")
+    fx["workload"]["status"].update(
+        completionTime="2025-05-06T10:00:41Z",
+        conditions=[{"type": condition, "status": "True", "lastTransitionTime": "2025-05-06T10:00:41Z"}])
+    verdict = decide(fx)
+    assert verdict.state == COMPLETE
+    # A Job's spec is written once, at creation.
+    assert (verdict.ready_at - verdict.spec_changed_at).total_seconds() == 41
+
+
+def test_job_suspended_is_not_waited_for():
+    fx = load("job_running")
+    fx["workload"]["spec"]["suspend"] = True
+    assert decide(fx).state == NOT_WAITED
+
+
+def test_job_pod_crash_loop_fails():
+    fx = load("job_running")
+    set_state(fx, "report-8sx2l", "crashloop_with_termination_message")
+    assert decide(fx).headline == "1/1 new pods CrashLoopBackOff (exit 2)"
+
+
+def test_job_failed_pod_that_will_be_retried_is_not_a_failure():
+    fx = load("job_running")
+    set_state(fx, "report-8sx2l", "job_pod_failed")
+    assert decide(fx).state == PROGRESSING
+
+
+# --- ReplicaSet ---------------------------------------------------------------------------------
+
+
+def test_replicaset_progress_and_completion():
+    fx = load("replicaset_standalone")
+    assert decide(fx).headline == "1 of 2 pods available (2 exist)"
+    fx["workload"]["status"]["availableReplicas"] = 2
+    assert decide(fx).state == COMPLETE
+
+
+def test_replicaset_failed_create():
+    fx = load("replicaset_standalone")
+    fx["workload"]["status"]["conditions"] = [{
+        "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+        "message": 'pods "cache-x" is forbidden: exceeded quota: shop-quota'}]
+    verdict = decide(fx)
+    assert (verdict.state, verdict.reason) == (FAILED, "FailedCreate")
