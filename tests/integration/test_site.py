@@ -1,0 +1,172 @@
+"""site.yml end to end on the sandbox, through real ansible-playbook runs: deploy, idempotence,
+check mode, rolling updates, pruning, early validation and secrecy."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from playbook import REPO, run_playbook
+
+DEFAULTS = yaml.safe_load((Path(REPO) / "roles" / "slipway_app" / "defaults" / "main.yml").read_text())
+COMPONENTS = DEFAULTS["slipway_app_components"]
+
+
+@pytest.fixture(scope="module")
+def app(core: client.CoreV1Api) -> dict:
+    """A deployment of the demo app in a namespace of this module's own."""
+    name = f"site-{uuid.uuid4().hex[:6]}"
+    variables = {"slipway_app_namespace": name, "slipway_app_name": name}
+    first = run_playbook("site.yml", variables)
+    assert first.returncode == 0, first.stderr + str(first.output["stats"])
+    yield {"vars": variables, "namespace": name, "first": first}
+    core.delete_namespace(name)
+
+
+def deploy(app: dict, *options: str, **overrides):
+    return run_playbook("site.yml", {**app["vars"], **overrides}, *options)
+
+
+def components_with(**changes) -> list[dict]:
+    """The default components, with `changes[name]` merged into the named one; None drops it."""
+    result = []
+    for component in copy.deepcopy(COMPONENTS):
+        change = changes.get(component["name"], {})
+        if change is None:
+            continue
+        result.append({**component, **change})
+    return result
+
+
+def test_everything_is_deployed_and_ready(app: dict, apps: client.AppsV1Api, batch: client.BatchV1Api) -> None:
+    namespace = app["namespace"]
+    deployments = {d.metadata.name: d for d in apps.list_namespaced_deployment(namespace).items}
+    assert set(deployments) == {"backend", "frontend", "worker"}
+    for deployment in deployments.values():
+        assert deployment.status.ready_replicas == deployment.spec.replicas, deployment.metadata.name
+    statefulsets = {s.metadata.name: s for s in apps.list_namespaced_stateful_set(namespace).items}
+    assert {name: s.status.ready_replicas for name, s in statefulsets.items()} == {"mongodb": 1, "redis": 1}
+    jobs = batch.list_namespaced_job(namespace).items
+    assert [j.metadata.name.rsplit("-", 1)[0] for j in jobs] == ["add-test-content"]
+    assert jobs[0].status.succeeded == 1
+    summary = app["first"].results("Show the deployment")[0]["msg"]
+    assert summary["namespace"] == namespace
+    assert f"deployment/backend: 2/2 ready, slipway/{namespace}-backend:" in " ".join(summary["workloads"])
+
+
+def test_restricted_namespace_admitted_every_pod(app: dict, core: client.CoreV1Api) -> None:
+    namespace = core.read_namespace(app["namespace"])
+    assert namespace.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    pods = core.list_namespaced_pod(app["namespace"]).items
+    assert len(pods) >= 2 + 2 + 1 + 1 + 1 + 1  # backend, frontend, worker, mongodb, redis, seed job
+    for pod in pods:
+        assert pod.spec.security_context.run_as_non_root is True
+        for container in pod.spec.containers:
+            assert container.security_context.capabilities.drop == ["ALL"]
+
+
+def test_second_run_changes_nothing(app: dict) -> None:
+    again = deploy(app)
+    assert again.returncode == 0
+    assert again.changed == 0, [t["task"]["name"] for p in again.output["plays"] for t in p["tasks"]
+                                if t["hosts"].get("localhost", {}).get("changed")]
+
+
+def test_the_secret_survives_a_rerun(app: dict, core: client.CoreV1Api) -> None:
+    before = core.read_namespaced_secret("mongodb", app["namespace"]).data["password.txt"]
+    assert len(base64.b64decode(before)) == 32
+    assert deploy(app).returncode == 0
+    assert core.read_namespaced_secret("mongodb", app["namespace"]).data["password.txt"] == before
+
+
+def test_check_mode_reports_a_change_and_makes_none(app: dict, apps: client.AppsV1Api) -> None:
+    before = apps.read_namespaced_deployment("backend", app["namespace"])
+    checked = deploy(app, "--check", "--diff",
+                     slipway_app_components=components_with(backend={"env": {"LOG_LEVEL": "DEBUG"}}))
+    assert checked.returncode == 0, checked.stderr
+    applied = checked.results("Apply the Deployments and their Services")
+    assert applied and applied[0]["changed"] is True
+    after = apps.read_namespaced_deployment("backend", app["namespace"])
+    assert after.metadata.resource_version == before.metadata.resource_version
+
+
+def test_a_changed_env_rolls_the_deployment_and_waits(app: dict, apps: client.AppsV1Api) -> None:
+    before = apps.read_namespaced_deployment("backend", app["namespace"]).metadata.generation
+    rolled = deploy(app, slipway_app_components=components_with(backend={"env": {"LOG_LEVEL": "DEBUG"}}))
+    assert rolled.returncode == 0, rolled.stderr
+    after = apps.read_namespaced_deployment("backend", app["namespace"])
+    assert after.metadata.generation == before + 1
+    env = {e.name: e.value for e in after.spec.template.spec.containers[0].env}
+    assert env["LOG_LEVEL"] == "DEBUG"
+    # The run returned only once the new revision was fully rolled out.
+    assert after.status.updated_replicas == after.status.ready_replicas == after.spec.replicas
+    assert deploy(app).returncode == 0  # back to the defaults for the other tests
+
+
+def test_pruning_removes_what_was_dropped_and_keeps_data(
+    app: dict, apps: client.AppsV1Api, core: client.CoreV1Api
+) -> None:
+    namespace = app["namespace"]
+    claims_before = {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(namespace).items}
+    assert claims_before == {"data-mongodb-0"}
+    pruned = deploy(app, slipway_app_components=components_with(worker=None),
+                    slipway_app_mongodb={**DEFAULTS["slipway_app_mongodb"], "enabled": False})
+    assert pruned.returncode == 0, pruned.stderr
+    deleted = {r["item"]["metadata"]["name"] for r in pruned.results("Delete the objects of components no longer described")
+               if r.get("changed")}
+    assert {"worker", "mongodb"} <= deleted
+    assert {d.metadata.name for d in apps.list_namespaced_deployment(namespace).items} == {"backend", "frontend"}
+    assert [s.metadata.name for s in apps.list_namespaced_stateful_set(namespace).items] == ["redis"]
+    assert {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(namespace).items} == claims_before
+    assert core.read_namespaced_secret("mongodb", namespace).data["password.txt"]
+    assert deploy(app).returncode == 0  # restored
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"port": 70000}, "slipway_app_components[0] (backend).port: 70000 is outside 1..65535"),
+        ({"replicas": -1}, "slipway_app_components[0] (backend).replicas: -1 is outside >= 0"),
+        ({"strategy": {"type": "BlueGreen"}}, "got: BlueGreen found in slipway_app_components -> strategy"),
+        ({"name": None}, "slipway_app_components"),
+    ],
+)
+def test_bad_variables_fail_before_anything_changes(app: dict, change: dict, named: str) -> None:
+    components = components_with(backend=change)
+    if change.get("name", "x") is None:
+        components[0].pop("name")
+    failed = deploy(app, slipway_app_components=components)
+    assert failed.returncode != 0
+    assert failed.changed == 0
+    messages = " ".join(
+        str(t["hosts"]["localhost"].get("msg", "")) for p in failed.output["plays"] for t in p["tasks"]
+        if t["hosts"].get("localhost", {}).get("failed")
+    )
+    assert named in messages
+    # Nothing was applied: the failing task came before any apply.
+    assert not failed.results("Apply the namespace")
+
+
+def test_verbose_output_never_contains_the_secret(app: dict, core: client.CoreV1Api) -> None:
+    password = base64.b64decode(core.read_namespaced_secret("mongodb", app["namespace"]).data["password.txt"]).decode()
+    variables = Path(REPO) / ".pytest-site-vars.yml"
+    variables.write_text(yaml.safe_dump(app["vars"]))
+    try:
+        verbose = subprocess.run(
+            [str(Path(REPO) / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-vvv", "-e", f"@{variables}"],
+            cwd=REPO, capture_output=True, text=True,
+        )
+    finally:
+        variables.unlink()
+    assert verbose.returncode == 0
+    output = verbose.stdout + verbose.stderr
+    assert "Apply the MongoDB secret" in output  # the task ran, and said nothing of its content
+    assert password not in output
+    assert base64.b64encode(password.encode()).decode() not in output
