@@ -12,7 +12,7 @@ SANDBOXCTL := sandbox/sandboxctl.py
 DEBIAN_PACKAGES := docker.io debootstrap redis-server
 SANDBOX_ENV = eval "$$(python3 $(SANDBOXCTL) env)"
 
-.PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test
+.PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test molecule
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,3 +55,7 @@ lint: venv ## yamllint and ansible-lint (production profile)
 
 test: sandbox-up lint ## The whole test suite, against the sandbox
 	$(SANDBOX_ENV) && $(VENV)/bin/pytest
+	$(MAKE) molecule
+
+molecule: sandbox-up ## The molecule scenario: site.yml converge, idempotence, verify, side effect
+	$(SANDBOX_ENV) && PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 
 
@@ -101,17 +99,6 @@ def app_images(components: list[dict], built: dict[str, str]) -> dict[str, str]:
     return {c["name"]: direct[c["image_of"]] if c.get("image_of") else direct[c["name"]] for c in components}
 
 
-def job_name(job: dict, image: str) -> str:
-    """`<name>-<digest of the job's spec and image>`: a changed spec is a new Job, the same spec is not re-run."""
-    spec = json.dumps({"job": job, "image": image}, sort_keys=True, default=str)
-    return f"{job['name']}-{hashlib.sha256(spec.encode()).hexdigest()[:10]}"
-
-
-def app_job_names(jobs: list[dict], images: dict[str, str]) -> list[str]:
-    """The Job names of this run's one-off Jobs."""
-    return [job_name(job, job.get("image") or images.get(job.get("image_of"))) for job in jobs]
-
-
 def app_expected_objects(components: list[dict], datastores: list[str], jobs: list[str], app_name: str) -> dict:
     """Kind -> names of the objects the description calls for (what pruning keeps)."""
     return {
@@ -146,8 +133,6 @@ class FilterModule:
             "app_spec_errors": app_spec_errors,
             "app_build_images": app_build_images,
             "app_images": app_images,
-            "job_name": job_name,
-            "app_job_names": app_job_names,
             "app_expected_objects": app_expected_objects,
             "prunable_objects": prunable_objects,
             "workload_summary": workload_summary,
