@@ -6,7 +6,7 @@ kube-scheduler) whose nodes and pod lifecycles are simulated by kwok, plus a pri
 engine that plays the part of `minikube docker-env`. Everything listens on 127.0.0.1 only and
 keeps its state under one folder, so it never touches a system Docker or another cluster.
 
-Usage: sandboxctl.py up | down [--purge] | status | env
+Usage: sandboxctl.py up | down [--purge] | restart COMPONENT | status | env
 """
 
 from __future__ import annotations
@@ -532,6 +532,16 @@ def command_down(purge: bool) -> None:
         log(f"removed {STATE}")
 
 
+def command_restart(name: str) -> None:
+    """Stop one component and start it again (e.g. to test clients across an API server restart)."""
+    bin_dir = binaries_if_built()
+    by_name = {component.name: component for component in components(bin_dir)}
+    if name not in by_name:
+        raise SandboxError(f"no component {name!r}; the sandbox has {', '.join(by_name)}")
+    stop(by_name[name])
+    start(by_name[name], admin_ssl_context())
+
+
 def binaries_versions() -> dict[str, str]:
     return dict(
         line.split("=", 1)
@@ -578,6 +588,8 @@ def main() -> int:
     commands.add_parser("up", help="build if needed and start (running parts are left alone)")
     down = commands.add_parser("down", help="stop every process; state is kept for a warm start")
     down.add_argument("--purge", action="store_true", help="also delete the cluster's state")
+    restart = commands.add_parser("restart", help="stop one component and start it again")
+    restart.add_argument("component", help="etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok or dockerd")
     commands.add_parser("status", help="show each process and the nodes; non-zero unless all up")
     commands.add_parser("env", help="print export lines for KUBECONFIG, DOCKER_HOST and PATH")
     args = parser.parse_args()
@@ -586,6 +598,8 @@ def main() -> int:
             command_up()
         elif args.command == "down":
             command_down(args.purge)
+        elif args.command == "restart":
+            command_restart(args.component)
         elif args.command == "status":
             return command_status()
         else:

@@ -7,11 +7,17 @@ admission (Pod Security) and the real scheduler (a request no node can hold).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import socket
+import ssl
+import subprocess
+import sys
 import tempfile
 import threading
+import time
+import urllib.request
 from urllib.parse import urlparse
 
 import pytest
@@ -19,9 +25,10 @@ import yaml
 from kubernetes import client
 
 from kubewait import wait_for
-from playbook import PlaybookRun, run_playbook
+from playbook import REPO, PlaybookRun, run_playbook
 
 PLAYBOOK = "tests/integration/playbooks/rollout_wait.yml"
+SANDBOXCTL = os.path.join(REPO, "sandbox", "sandboxctl.py")
 TASK = "Wait for the rollouts"
 IMAGE = "registry.example/slipway/web:1"
 # Generous: every fault below must be reported long before it.
@@ -300,7 +307,11 @@ class RestartableProxy:
                 downstream, _ = listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self.upstream)
+            try:
+                upstream = socket.create_connection(self.upstream)
+            except OSError:  # the API server is restarting: the client sees a refused connection
+                downstream.close()
+                continue
             self.connections += [downstream, upstream]
             for source, sink in ((downstream, upstream), (upstream, downstream)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
@@ -320,8 +331,13 @@ class RestartableProxy:
                 end.close()
 
 
-def test_api_server_restart_mid_wait_does_not_break_the_wait(
-        namespace: str, apps: client.AppsV1Api) -> None:
+@contextlib.contextmanager
+def waiting_through_proxy(namespace: str):
+    """Run rollout_wait for deployment/web in a thread, its API traffic through a RestartableProxy.
+
+    Yields the proxy once the module's informers (deployments, pods, events, replicasets) are
+    watching, then the outcome dict, filled with the run and its result when the wait ends.
+    """
     with open(os.environ["KUBECONFIG"]) as handle:
         kubeconfig = yaml.safe_load(handle)
     cluster = kubeconfig["clusters"][0]["cluster"]
@@ -337,20 +353,64 @@ def test_api_server_restart_mid_wait_does_not_break_the_wait(
         proxied.flush()
         outcome: dict = {}
         waiting = threading.Thread(target=lambda: outcome.update(zip(("run", "result"), roll_out(
-            namespace, [], targets=["deployment/web"], wait_for_creation=90, timeout=90,
+            namespace, [], targets=["deployment/web"], wait_for_creation=90, timeout=120,
             kubeconfig=proxied.name))))
         waiting.start()
-        # The module's informers (deployments, pods, events, replicasets) are watching.
         proxy.wait_for_connections(4)
-        proxy.stop()
-        # While "the API server is down", the rollout happens.
-        apps.create_namespaced_deployment(namespace, deployment("web"))
-        wait_for(apps.list_namespaced_deployment, lambda d: (d.status.available_replicas or 0) == 2,
-                 namespace=namespace)
-        proxy.start()
-        waiting.join(timeout=120)
-    assert not waiting.is_alive()
+        yield proxy, outcome
+        waiting.join(timeout=150)
+        assert not waiting.is_alive()
+    proxy.stop()
+
+
+def assert_completed_across_reconnects(outcome: dict) -> None:
     run, result = outcome["run"], outcome["result"]
     assert run.returncode == 0, result.get("msg")
     assert only_target(result)["status"] == "complete"
     assert result["watch_restarts"] >= 4
+
+
+def test_dropped_connections_mid_wait_do_not_break_the_wait(
+        namespace: str, apps: client.AppsV1Api) -> None:
+    with waiting_through_proxy(namespace) as (proxy, outcome):
+        proxy.stop()
+        # While the API server is unreachable, the rollout happens.
+        apps.create_namespaced_deployment(namespace, deployment("web"))
+        wait_for(apps.list_namespaced_deployment, lambda d: (d.status.available_replicas or 0) == 2,
+                 namespace=namespace)
+        proxy.start()
+    assert_completed_across_reconnects(outcome)
+
+
+def namespaced_watchers(resource: str) -> int:
+    """How many namespace-scoped watches of `resource` the API server is serving now."""
+    with open(os.environ["KUBECONFIG"]) as handle:
+        kubeconfig = yaml.safe_load(handle)
+    cluster = kubeconfig["clusters"][0]["cluster"]
+    user = kubeconfig["users"][0]["user"]
+    context = ssl.create_default_context(cafile=cluster["certificate-authority"])
+    context.load_cert_chain(user["client-certificate"], user["client-key"])
+    with urllib.request.urlopen(f"{cluster['server']}/metrics", context=context, timeout=10) as response:
+        metrics = response.read().decode()
+    pattern = re.compile(r'^apiserver_longrunning_requests\{[^}]*resource="%s",scope="namespace"[^}]*'
+                         r'verb="WATCH"[^}]*\} (\d+)$' % resource, re.M)
+    return sum(int(count) for count in pattern.findall(metrics))
+
+
+def test_api_server_restart_mid_wait_does_not_break_the_wait(
+        namespace: str, apps: client.AppsV1Api) -> None:
+    before = namespaced_watchers("deployments")
+    outcome: dict = {}
+    waiting = threading.Thread(target=lambda: outcome.update(zip(("run", "result"), roll_out(
+        namespace, [], targets=["deployment/web"], wait_for_creation=120, timeout=150))))
+    waiting.start()
+    # The module is waiting once the API server serves its watch of deployments.
+    deadline = time.monotonic() + 60
+    while namespaced_watchers("deployments") <= before:
+        assert time.monotonic() < deadline, "rollout_wait never started watching deployments"
+    # The real thing: the sandbox's kube-apiserver process is stopped and started again.
+    subprocess.run([sys.executable, SANDBOXCTL, "restart", "kube-apiserver"], check=True, capture_output=True)
+    apps.create_namespaced_deployment(namespace, deployment("web"))
+    waiting.join(timeout=180)
+    assert not waiting.is_alive()
+    assert_completed_across_reconnects(outcome)
