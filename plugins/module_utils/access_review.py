@@ -1,0 +1,72 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the deploy's identity must be allowed to do, as SelfSubjectAccessReviews, and how a
+denied one reads. Pure functions: the module sends the reviews."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PermissionSpecError(ValueError):
+    """A permission entry that cannot be turned into reviews."""
+
+
+def expand_permissions(permissions: list[dict[str, Any]], namespace: str) -> list[dict[str, str]]:
+    """One check per verb of each entry {resource, group?, subresource?, verbs, cluster?}.
+
+    Entries with `cluster: true` (namespaces, say) are reviewed cluster-wide; the others in
+    `namespace`. Duplicates are dropped, the order kept.
+    """
+    checks: dict[tuple, dict[str, str]] = {}
+    for index, entry in enumerate(permissions or []):
+        if not isinstance(entry, dict) or not entry.get("resource"):
+            raise PermissionSpecError(f"permission {index} needs a resource: {entry!r}")
+        verbs = entry.get("verbs")
+        if isinstance(verbs, str):
+            verbs = [verbs]
+        if not verbs:
+            raise PermissionSpecError(f"permission {index} ({entry['resource']}) needs verbs")
+        cluster_wide = bool(entry.get("cluster", False))
+        if not cluster_wide and not namespace:
+            raise PermissionSpecError(f"permission {index} ({entry['resource']}) is namespaced: give a namespace")
+        for verb in verbs:
+            check = {
+                "verb": str(verb),
+                "group": str(entry.get("group") or ""),
+                "resource": str(entry["resource"]),
+                "subresource": str(entry.get("subresource") or ""),
+                "namespace": "" if cluster_wide else str(namespace),
+            }
+            checks.setdefault(tuple(check.values()), check)
+    return list(checks.values())
+
+
+def review_body(check: dict[str, str]) -> dict[str, Any]:
+    """The SelfSubjectAccessReview that asks whether `check` is allowed."""
+    attributes = {key: check[key] for key in ("verb", "group", "resource", "subresource", "namespace") if check[key]}
+    attributes.setdefault("group", "")
+    return {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attributes},
+    }
+
+
+def describe(check: dict[str, str]) -> str:
+    """`create deployments.apps in namespace shop`, `create namespaces (cluster-wide)`."""
+    what = check["resource"] + (f".{check['group']}" if check["group"] else "")
+    if check["subresource"]:
+        what += f"/{check['subresource']}"
+    where = f"in namespace {check['namespace']}" if check["namespace"] else "(cluster-wide)"
+    return f"{check['verb']} {what} {where}"
+
+
+def summarize(checks: list[dict[str, str]], statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pair checks with their review statuses: every review, and the denied ones as sentences."""
+    reviews = []
+    for check, status in zip(checks, statuses):
+        allowed = bool((status or {}).get("allowed"))
+        reviews.append({**check, "allowed": allowed, "reason": (status or {}).get("reason") or "",
+                        "description": describe(check)})
+    missing = [f"cannot {review['description']}" for review in reviews if not review["allowed"]]
+    return {"reviews": reviews, "missing": missing}

@@ -1,0 +1,128 @@
+"""The minikube role's start, addon and fact tasks, and playbooks/cluster-delete.yml, through real
+ansible-playbook with the inventory/local, against a FAKE minikube (tests/integration/fakes/minikube)
+that answers in minikube's output shapes and records its calls.
+
+What this shows: which minikube commands the role runs in each profile state, that it runs
+nothing on a second run, and how the facts reach the slipway_* variables. What it cannot show:
+that real minikube accepts these flags and prints exactly these shapes (no VM or registry here).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from playbook import run_playbook
+
+FAKE = Path(__file__).parent / "fakes" / "minikube"
+PLAYBOOK = "tests/integration/playbooks/minikube_start.yml"
+
+
+class FakeMinikube:
+    def __init__(self, root: Path) -> None:
+        self.bin_dir = root / "bin"
+        self.bin_dir.mkdir(parents=True)
+        shutil.copy(FAKE, self.bin_dir / "minikube")
+        self.state = root / "state.json"
+        self.state.write_text(json.dumps({"profiles": {}, "calls": []}))
+        self.kubeconfig = root / "kube" / "config"
+
+    def read(self) -> dict:
+        return json.loads(self.state.read_text())
+
+    def calls(self) -> list[list[str]]:
+        return self.read()["calls"]
+
+    def changing_calls(self) -> list[list[str]]:
+        reads = (["version"], ["profile", "list"], ["addons", "list"], ["docker-env"])
+        return [call for call in self.calls() if not any(call[:len(read)] == read for read in reads)]
+
+    def set_profile(self, **values) -> None:
+        state = self.read()
+        state["profiles"]["slipway"].update(values)
+        state["calls"] = []
+        self.state.write_text(json.dumps(state))
+
+    def run(self, playbook: str = PLAYBOOK, **extra):
+        return run_playbook(playbook, {"minikube_version": "v1.99.0", "minikube_bin_dir": str(self.bin_dir),
+                                       "minikube_kubeconfig": str(self.kubeconfig), "minikube_memory": "4g",
+                                       **extra}, inventory="inventory/local")
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeMinikube:
+    made = FakeMinikube(tmp_path)
+    monkeypatch.setenv("FAKE_MINIKUBE_STATE", str(made.state))
+    return made
+
+
+def test_creates_the_profile_then_leaves_it_alone(fake: FakeMinikube) -> None:
+    first = fake.run()
+    assert first.returncode == 0, first.stderr
+    assert fake.changing_calls() == [
+        ["start", "--profile", "slipway", "--driver", "docker", "--cpus", "2", "--memory", "4g",
+         "--kubernetes-version", "v1.36.3", "--container-runtime", "docker"],
+        ["addons", "enable", "ingress", "--profile", "slipway"],
+        ["addons", "enable", "metrics-server", "--profile", "slipway"],
+    ]
+    facts = first.results("Show the facts for the next phases")[0]["msg"]
+    assert facts == {"kubeconfig": str(fake.kubeconfig), "context": "slipway",
+                     "docker_host": "tcp://192.168.49.2:2376", "docker_cert_path": facts["docker_cert_path"]}
+    assert facts["docker_cert_path"].endswith("/.minikube/certs")
+
+    fake.set_profile()
+    second = fake.run()
+    assert second.returncode == 0, second.stderr
+    assert second.changed == 0
+    assert fake.changing_calls() == []
+
+
+def test_stopped_profile_is_started_and_paused_one_unpaused(fake: FakeMinikube) -> None:
+    assert fake.run().returncode == 0
+    fake.set_profile(status="Stopped")
+    started = fake.run()
+    assert started.returncode == 0 and started.changed == 1
+    assert [call[0] for call in fake.changing_calls()] == ["start"]
+
+    fake.set_profile(status="Paused")
+    assert fake.run().returncode == 0
+    assert fake.changing_calls() == [["unpause", "--profile", "slipway"]]
+
+
+def test_changed_settings_fail_and_nothing_is_deleted(fake: FakeMinikube) -> None:
+    assert fake.run().returncode == 0
+    fake.set_profile()
+    run = fake.run(minikube_cpus=4, minikube_kubernetes_version="v1.35.0")
+    assert run.returncode != 0
+    message = run.results("Stop on settings that only a re-create would change")[0]["msg"]
+    assert "cpus: the profile has 2, the inventory wants 4" in message
+    assert "kubernetes_version: the profile has 'v1.36.3', the inventory wants 'v1.35.0'" in message
+    assert "cluster-delete.yml" in message
+    assert fake.changing_calls() == []
+    assert "slipway" in fake.read()["profiles"]
+
+
+def test_cluster_delete_needs_confirmation(fake: FakeMinikube) -> None:
+    assert fake.run().returncode == 0
+    fake.set_profile()
+    refused = fake.run("playbooks/cluster-delete.yml")
+    assert refused.returncode != 0
+    assert "confirm_delete=true" in refused.results("Refuse to delete without confirmation")[0]["msg"]
+    assert fake.changing_calls() == []
+
+    deleted = fake.run("playbooks/cluster-delete.yml", confirm_delete=True)
+    assert deleted.returncode == 0, deleted.stderr
+    assert fake.changing_calls() == [["delete", "--profile", "slipway"]]
+    assert fake.read()["profiles"] == {}
+
+    again = fake.run("playbooks/cluster-delete.yml", confirm_delete=True)
+    assert again.returncode == 0 and again.changed == 0
+
+
+def test_cluster_delete_refuses_other_cluster_types(fake: FakeMinikube) -> None:
+    run = run_playbook("playbooks/cluster-delete.yml", {"confirm_delete": True}, inventory="inventory/sandbox")
+    assert run.returncode != 0
+    assert "sandbox" in run.results("Refuse to delete anything but a local cluster")[0]["msg"]

@@ -1,0 +1,84 @@
+"""The preflight's decisions: which reviews to send, how a denial reads, which versions pass."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.access_review import (
+    PermissionSpecError,
+    describe,
+    expand_permissions,
+    review_body,
+    summarize,
+)
+
+spec = importlib.util.spec_from_file_location(
+    "preflight_filters", Path(__file__).resolve().parents[2] / "plugins" / "filter" / "preflight.py"
+)
+preflight = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(preflight)
+
+PERMISSIONS = [
+    {"resource": "namespaces", "verbs": ["get", "create"], "cluster": True},
+    {"group": "apps", "resource": "deployments", "verbs": ["create", "patch", "create"]},
+    {"resource": "pods", "subresource": "log", "verbs": "get"},
+]
+
+
+def test_one_check_per_verb_cluster_wide_or_in_the_namespace() -> None:
+    checks = expand_permissions(PERMISSIONS, "shop")
+    assert [describe(check) for check in checks] == [
+        "get namespaces (cluster-wide)",
+        "create namespaces (cluster-wide)",
+        "create deployments.apps in namespace shop",
+        "patch deployments.apps in namespace shop",
+        "get pods/log in namespace shop",
+    ]
+
+
+def test_review_body() -> None:
+    deployments, namespaces = expand_permissions(PERMISSIONS, "shop")[2], expand_permissions(PERMISSIONS, "shop")[0]
+    assert review_body(deployments) == {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "create", "group": "apps", "resource": "deployments",
+                                        "namespace": "shop"}}}
+    assert review_body(namespaces)["spec"]["resourceAttributes"] == {"verb": "get", "group": "", "resource": "namespaces"}
+
+
+def test_bad_entries_are_reported() -> None:
+    with pytest.raises(PermissionSpecError, match="needs a resource"):
+        expand_permissions([{"verbs": ["get"]}], "shop")
+    with pytest.raises(PermissionSpecError, match="needs verbs"):
+        expand_permissions([{"resource": "pods"}], "shop")
+    with pytest.raises(PermissionSpecError, match="give a namespace"):
+        expand_permissions([{"resource": "pods", "verbs": ["list"]}], "")
+
+
+def test_summary_lists_only_the_denied() -> None:
+    checks = expand_permissions(PERMISSIONS, "shop")
+    statuses = [{"allowed": True}, {"allowed": True}, {"allowed": False, "reason": ""},
+                {"allowed": True, "reason": 'RBAC: allowed by RoleBinding "deploy/shop"'}, {"allowed": False}]
+    summary = summarize(checks, statuses)
+    assert summary["missing"] == ["cannot create deployments.apps in namespace shop", "cannot get pods/log in namespace shop"]
+    assert summary["reviews"][3]["reason"].startswith("RBAC")
+
+
+@pytest.mark.parametrize(("version", "problem"), [
+    ("v1.36.3", ""),
+    ("v1.33.0", ""),
+    ("v1.34.2-gke.1200", ""),
+    ("v1.32.9", "older than 1.33"),
+    ("v1.37.0", "newer than 1.36"),
+])
+def test_supported_versions(version: str, problem: str) -> None:
+    found = preflight.kube_version_problem(version, "1.33", "1.36")
+    assert (problem in found) if problem else found == ""
+
+
+def test_no_upper_bound_and_bad_versions() -> None:
+    assert preflight.kube_version_problem("v1.40.0", "1.33", "") == ""
+    with pytest.raises(AnsibleFilterError):
+        preflight.kube_version_problem("latest", "1.33")
