@@ -92,3 +92,14 @@ def test_check_mode_builds_nothing(context: Path, repository: str) -> None:
     assert checked.returncode == 0, checked.stderr
     assert checked.results("Build each image unless its tag exists")[0]["changed"] is True
     assert tags(repository) == set()
+
+
+def test_a_broken_dockerfile_fails_with_the_builds_own_error(context: Path, repository: str) -> None:
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY missing-file.txt /\n")
+    failed = build(context, repository)
+    assert failed.returncode != 0
+    result = failed.results("Build each image unless its tag exists")[0]
+    assert result["failed"] is True
+    assert "COPY failed: file not found in build context" in result["msg"]
+    assert "Step 2/2 : COPY missing-file.txt /" in result["msg"]
+    assert tags(repository) == set()

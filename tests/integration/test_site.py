@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -127,6 +128,31 @@ def test_pruning_removes_what_was_dropped_and_keeps_data(
     assert {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(namespace).items} == claims_before
     assert core.read_namespaced_secret("mongodb", namespace).data["password.txt"]
     assert deploy(app).returncode == 0  # restored
+
+
+def test_a_changed_source_gives_a_new_image_that_rolls_out(
+    app: dict, apps: client.AppsV1Api, tmp_path: Path
+) -> None:
+    source = tmp_path / "app"
+    shutil.copytree(Path(REPO) / "app", source, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    own_source = components_with(
+        backend={"build": {**COMPONENTS[0]["build"], "context": str(source)}},
+        frontend={"build": {**COMPONENTS[1]["build"], "context": str(source)}},
+    )
+    first = deploy(app, slipway_app_components=own_source)
+    assert first.returncode == 0, first.stderr
+    before = apps.read_namespaced_deployment("backend", app["namespace"])
+    (source / "slipway_demo" / "cards.py").write_text(
+        (source / "slipway_demo" / "cards.py").read_text() + "\n# a change to the source\n")
+    changed = deploy(app, slipway_app_components=own_source)
+    assert changed.returncode == 0, changed.stderr
+    after = apps.read_namespaced_deployment("backend", app["namespace"])
+    old_image = before.spec.template.spec.containers[0].image
+    new_image = after.spec.template.spec.containers[0].image
+    assert new_image != old_image and new_image.rsplit(":", 1)[0] == old_image.rsplit(":", 1)[0]
+    assert after.metadata.generation == before.metadata.generation + 1
+    assert after.status.updated_replicas == after.status.ready_replicas == after.spec.replicas
+    assert deploy(app).returncode == 0  # back to the repository's source
 
 
 @pytest.mark.parametrize(
