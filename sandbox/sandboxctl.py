@@ -281,7 +281,9 @@ def start(component: Component, ssl_context: ssl.SSLContext) -> None:
     pid = running_pid(component.pidfile, binary)
     if pid is not None:
         log(f"{component.name} already running (pid {pid})")
-        alive = lambda: running_pid(component.pidfile, binary) is not None  # noqa: E731
+
+        def alive() -> bool:
+            return running_pid(component.pidfile, binary) is not None
     else:
         if component.port is not None:
             owner = port_owner(component.port)
@@ -299,8 +301,10 @@ def start(component: Component, ssl_context: ssl.SSLContext) -> None:
             )
         component.pidfile.write_text(f"{process.pid}\n")
         log(f"started {component.name} (pid {process.pid}, log {component.logfile})")
-        # Our own child: poll() is exact, where /proc may still show this script before exec.
-        alive = lambda: process.poll() is None  # noqa: E731
+
+        def alive() -> bool:
+            # Our own child: poll() is exact, where /proc may still show this script before exec.
+            return process.poll() is None
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not healthy(component, ssl_context):
         if not alive():
@@ -329,6 +333,18 @@ def stop(component: Component) -> None:
             os.killpg(pid, signal.SIGKILL)
     component.pidfile.unlink(missing_ok=True)
     log(f"stopped {component.name} (pid {pid})")
+
+
+def control_plane_client_flags(user: str, port: int) -> list[str]:
+    """A controller's identity towards the API server, and its own health endpoint on 127.0.0.1."""
+    kubeconfig = PKI / f"{user}.kubeconfig"
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--tls-cert-file={PKI / 'serving.crt'}", f"--tls-private-key-file={PKI / 'serving.key'}",
+        "--bind-address=127.0.0.1", f"--secure-port={port}",
+    ]
 
 
 def components(bin_dir: Path) -> list[Component]:
@@ -383,16 +399,12 @@ def components(bin_dir: Path) -> list[Component]:
         Component(
             "kube-controller-manager",
             [str(bin_dir / "kube-controller-manager"),
-             f"--kubeconfig={pki}/controller-manager.kubeconfig",
-             f"--authentication-kubeconfig={pki}/controller-manager.kubeconfig",
-             f"--authorization-kubeconfig={pki}/controller-manager.kubeconfig",
-             f"--tls-cert-file={pki}/serving.crt", f"--tls-private-key-file={pki}/serving.key",
-             "--bind-address=127.0.0.1", f"--secure-port={PORTS['kube-controller-manager']}",
+             *control_plane_client_flags("controller-manager", PORTS["kube-controller-manager"]),
              f"--service-account-private-key-file={pki}/service-account.key",
              f"--root-ca-file={ca}", "--use-service-account-credentials=true",
              f"--service-cluster-ip-range={SERVICE_CIDR}",
              "--leader-elect=false",
-             # Real dynamic provisioning for volume claim templates, into the sandbox's folder.
+             # Real dynamic provisioning for volume claim templates (host paths, single machine).
              "--enable-hostpath-provisioner=true",
              "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
              "--profiling=false", "--v=1"],
@@ -402,11 +414,7 @@ def components(bin_dir: Path) -> list[Component]:
         Component(
             "kube-scheduler",
             [str(bin_dir / "kube-scheduler"),
-             f"--kubeconfig={pki}/scheduler.kubeconfig",
-             f"--authentication-kubeconfig={pki}/scheduler.kubeconfig",
-             f"--authorization-kubeconfig={pki}/scheduler.kubeconfig",
-             f"--tls-cert-file={pki}/serving.crt", f"--tls-private-key-file={pki}/serving.key",
-             "--bind-address=127.0.0.1", f"--secure-port={PORTS['kube-scheduler']}",
+             *control_plane_client_flags("scheduler", PORTS["kube-scheduler"]),
              "--leader-elect=false", "--profiling=false", "--v=1"],
             health=f"https://127.0.0.1:{PORTS['kube-scheduler']}/healthz",
             port=PORTS["kube-scheduler"],
