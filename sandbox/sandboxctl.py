@@ -47,6 +47,10 @@ PORTS = {
     "kwok": 16247,
 }
 SERVICE_CIDR = "10.96.0.0/16"
+# Where the API server reaches every node's "kubelet" (kwok's server) for logs: the nodes'
+# InternalIPs are derived 10.255.x.y addresses that nothing listens on, so each node also names
+# this address, of a type the API server is told to prefer (--kubelet-preferred-address-types).
+KUBELET_ADDRESS = {"type": "ExternalIP", "address": "127.0.0.1"}
 STARTUP_TIMEOUT = 120.0
 
 PKI = STATE / "pki"
@@ -215,6 +219,7 @@ class Component:
     health: str  # URL, or "unix:" + socket path
     port: int | None = None
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
 
     @property
     def pidfile(self) -> Path:
@@ -297,7 +302,7 @@ def start(component: Component, ssl_context: ssl.SSLContext) -> None:
             process = subprocess.Popen(
                 component.argv,
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True, env={**os.environ, **component.env},
+                start_new_session=True, env={**os.environ, **component.env}, cwd=component.cwd,
             )
         component.pidfile.write_text(f"{process.pid}\n")
         log(f"started {component.name} (pid {process.pid}, log {component.logfile})")
@@ -392,6 +397,10 @@ def components(bin_dir: Path) -> list[Component]:
              # Loopback addresses are not valid endpoints of the `kubernetes` Service.
              "--endpoint-reconciler-type=none",
              "--allow-privileged=true",
+             # Logs come from kwok's server, reached by the nodes' 127.0.0.1 ExternalIP and
+             # kubelet port; its certificate is checked like a real kubelet's.
+             f"--kubelet-preferred-address-types={KUBELET_ADDRESS['type']}",
+             f"--kubelet-certificate-authority={ca}",
              "--profiling=false", "--v=1"],
             health=f"https://127.0.0.1:{PORTS['kube-apiserver']}/readyz",
             port=PORTS["kube-apiserver"],
@@ -423,16 +432,24 @@ def components(bin_dir: Path) -> list[Component]:
             "kwok",
             [str(bin_dir / "kwok"), f"--kubeconfig={pki}/kwok.kubeconfig",
              f"--server-address=127.0.0.1:{PORTS['kwok']}",
+             # The same port speaks HTTPS to the API server (container logs) with the sandbox's
+             # 127.0.0.1 certificate; --node-port only fills the stages' NodePort, so
+             # node-initialize names this port as a new node's kubelet endpoint.
+             f"--tls-cert-file={pki}/serving.crt", f"--tls-private-key-file={pki}/serving.key",
+             f"--node-port={PORTS['kwok']}",
              "--manage-all-nodes=false",
              "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
              # Room for a few thousand pods; the default /24 runs out at 254.
              "--cidr=10.244.0.0/16",
              # No node leases: a restarted kwok would wait for the old ones to expire.
-             *(f"--config={stage}" for stage in sorted((HERE / "stages").glob("*.yaml")))],
+             *(f"--config={stage}" for stage in sorted((HERE / "stages").glob("*.yaml"))),
+             *(f"--config={logs}" for logs in sorted((HERE / "logs").glob("*.yaml")))],
             health=f"http://127.0.0.1:{PORTS['kwok']}/healthz",
             port=PORTS["kwok"],
             # Otherwise kwok also reads a user's ~/.kwok/kwok.yaml.
             env={"KWOK_WORKDIR": str(STATE / "kwok")},
+            # kwok resolves the log files that sandbox/logs/*.yaml name against its working folder.
+            cwd=HERE,
         ),
         Component(
             "dockerd",
@@ -502,6 +519,44 @@ def wait_for_nodes(bin_dir: Path) -> None:
     kubectl(bin_dir, "wait", "--for=condition=Ready", "node", "--all", f"--timeout={int(STARTUP_TIMEOUT)}s")
 
 
+def kubelet_endpoint_patch(node: dict) -> dict | None:
+    """The status patch that sends the API server's kubelet requests for `node` to kwok, or None.
+
+    A node only becomes Ready with its derived InternalIP and Hostname, which are kept: pods take
+    their hostIP from the InternalIP. A merge patch replaces the whole address list, so the patch
+    carries them along.
+    """
+    status = node.get("status") or {}
+    addresses = status.get("addresses") or []
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    patch: dict = {}
+    if KUBELET_ADDRESS not in addresses:
+        others = [address for address in addresses if address.get("type") != KUBELET_ADDRESS["type"]]
+        patch["addresses"] = [*others, KUBELET_ADDRESS]
+    if port != PORTS["kwok"]:
+        patch["daemonEndpoints"] = {"kubeletEndpoint": {"Port": PORTS["kwok"]}}
+    return {"status": patch} if patch else None
+
+
+def point_nodes_at_kwok(bin_dir: Path) -> None:
+    """Give every fake node kwok's kubelet endpoint; nodes made before it existed lack it.
+
+    Runs after the nodes are Ready, when node-initialize has set their addresses. Nothing undoes
+    the patch: node-initialize, run again on a node gone NotReady, keeps existing addresses and
+    writes the same port.
+    """
+    nodes = json.loads(kubectl(bin_dir, "get", "nodes", "-o", "json"))["items"]
+    for node in nodes:
+        if (node["metadata"].get("annotations") or {}).get("kwok.x-k8s.io/node") != "fake":
+            continue
+        patch = kubelet_endpoint_patch(node)
+        if patch:
+            kubectl(bin_dir, "patch", "node", node["metadata"]["name"], "--subresource=status",
+                    "--type=merge", "-p", json.dumps(patch))
+            log(f"{node['metadata']['name']}: kubelet endpoint is now kwok's "
+                f"{KUBELET_ADDRESS['address']}:{PORTS['kwok']}")
+
+
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -526,6 +581,7 @@ def command_up() -> None:
     kubectl(bin_dir, "apply", "--server-side", "--field-manager=slipway-sandbox", "-f", "-",
             stdin="\n".join(json.dumps(obj) for obj in cluster_objects()))
     wait_for_nodes(bin_dir)
+    point_nodes_at_kwok(bin_dir)
     log(f"up: {NODE_COUNT} nodes Ready; `eval \"$(make -s sandbox-env)\"` to use it")
 
 

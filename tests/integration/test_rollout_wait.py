@@ -127,8 +127,12 @@ def test_crash_loop_fails_fast(namespace: str) -> None:
     assert target["revision"] == 2
     new_pods = [p for p in target["diagnosis"]["pods"] if p["revision"] == "new"]
     assert new_pods and all(p["containers"][0]["restart_count"] >= 2 for p in new_pods)
-    # kwok runs no containers: the log tail says why there is none instead of failing.
-    assert target["diagnosis"]["logs"][0]["unavailable"].startswith("log unavailable: ")
+    # The crashed container's previous log, served by kwok from sandbox/logs/, ends the message.
+    crash = "RuntimeError: sandbox fault: crashloop (simulated container exit 1)"
+    log = target["diagnosis"]["logs"][0]
+    assert log["previous"] is True
+    assert log["lines"][-1] == crash
+    assert target["message"].endswith(f'"{crash}"')
 
 
 def test_image_pull_failure_fails_fast(namespace: str) -> None:

@@ -141,6 +141,41 @@ def test_crashloop_fault_restarts_with_rising_count(core: client.CoreV1Api, name
     assert condition(crashing, "Ready") == "False"
 
 
+# The last lines of sandbox/logs/: kwok serves them as every container's log and previous log.
+SIMULATED_LOG_LINE = "sandbox: simulated container started (kwok runs no process)"
+CRASH_LOG_LINE = "RuntimeError: sandbox fault: crashloop (simulated container exit 1)"
+
+
+def kubectl_logs(namespace: str, name: str, *flags: str) -> str:
+    """`kubectl logs`, the API server's path to the node's kubelet endpoint (kwok's server)."""
+    result = subprocess.run(["kubectl", "logs", "-n", namespace, name, *flags],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_logs_of_a_running_pod_say_it_is_simulated(core: client.CoreV1Api, namespace: str) -> None:
+    core.create_namespaced_pod(namespace, pod("quiet"))
+    wait_for(core.list_namespaced_pod, lambda p: p.status.phase == "Running",
+             namespace=namespace, field_selector="metadata.name=quiet")
+    assert core.read_namespaced_pod_log("quiet", namespace).splitlines()[-1] == SIMULATED_LOG_LINE
+    assert kubectl_logs(namespace, "quiet", "--tail=1") == SIMULATED_LOG_LINE + "\n"
+
+
+def test_previous_logs_of_a_crash_looping_pod_show_the_crash(core: client.CoreV1Api, namespace: str) -> None:
+    core.create_namespaced_pod(namespace, pod("crash", {FAULT_ANNOTATION: "crashloop"}))
+    wait_for(
+        core.list_namespaced_pod,
+        lambda p: bool(container_status(p) and container_status(p).restart_count >= 1),
+        namespace=namespace,
+        field_selector="metadata.name=crash",
+    )
+    previous = core.read_namespaced_pod_log("crash", namespace, previous=True)
+    assert "Traceback (most recent call last):" in previous
+    assert previous.splitlines()[-1] == CRASH_LOG_LINE
+    assert kubectl_logs(namespace, "crash", "--previous", "--tail=1") == CRASH_LOG_LINE + "\n"
+
+
 @pytest.mark.parametrize("reason", ["ErrImagePull", "ImagePullBackOff"])
 def test_imagepull_fault(core: client.CoreV1Api, namespace: str, reason: str) -> None:
     core.create_namespaced_pod(namespace, pod("pull", {FAULT_ANNOTATION: "imagepull"}))

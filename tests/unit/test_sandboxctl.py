@@ -1,9 +1,12 @@
-"""sandboxctl's handling of bad states: stale pid files, taken ports, a process that dies."""
+"""sandboxctl's handling of bad states (stale pid files, taken ports, a process that dies) and
+how it makes kwok the nodes' kubelet for container logs."""
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -11,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 SANDBOXCTL = Path(__file__).resolve().parents[2] / "sandbox" / "sandboxctl.py"
 spec = importlib.util.spec_from_file_location("sandboxctl", SANDBOXCTL)
@@ -70,3 +74,69 @@ def test_a_component_that_dies_during_start_up_shows_its_log() -> None:
     )
     with pytest.raises(sandboxctl.SandboxError, match="dummy exited during start-up(.|\n)*address already in use"):
         sandboxctl.start(component, ssl.create_default_context())
+
+
+def fake_node(addresses: list[dict], port: int = 0) -> dict:
+    return {"metadata": {"name": "sandbox-node-0"},
+            "status": {"addresses": addresses, "daemonEndpoints": {"kubeletEndpoint": {"Port": port}}}}
+
+
+DERIVED = [{"type": "InternalIP", "address": "10.255.35.126"}, {"type": "Hostname", "address": "sandbox-node-0"}]
+
+
+def test_a_node_without_kwoks_endpoint_gets_it_and_keeps_its_addresses() -> None:
+    patch = sandboxctl.kubelet_endpoint_patch(fake_node(DERIVED))
+    assert patch == {"status": {
+        "addresses": [*DERIVED, {"type": "ExternalIP", "address": "127.0.0.1"}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": sandboxctl.PORTS["kwok"]}},
+    }}
+
+
+def test_a_node_pointing_at_kwok_is_left_alone() -> None:
+    pointed = fake_node([*DERIVED, sandboxctl.KUBELET_ADDRESS], port=sandboxctl.PORTS["kwok"])
+    assert sandboxctl.kubelet_endpoint_patch(pointed) is None
+
+
+def test_another_external_ip_is_replaced_and_a_right_port_not_patched() -> None:
+    node = fake_node([*DERIVED, {"type": "ExternalIP", "address": "192.0.2.7"}], port=sandboxctl.PORTS["kwok"])
+    assert sandboxctl.kubelet_endpoint_patch(node) == {
+        "status": {"addresses": [*DERIVED, sandboxctl.KUBELET_ADDRESS]}}
+
+
+def component_named(name: str) -> "sandboxctl.Component":
+    return next(c for c in sandboxctl.components(Path("/bin-dir")) if c.name == name)
+
+
+def test_the_api_server_reaches_kubelets_by_the_address_sandboxctl_gives_the_nodes() -> None:
+    argv = component_named("kube-apiserver").argv
+    assert f"--kubelet-preferred-address-types={sandboxctl.KUBELET_ADDRESS['type']}" in argv
+    assert f"--kubelet-certificate-authority={sandboxctl.PKI / 'ca.crt'}" in argv
+
+
+def test_kwok_serves_https_on_loopback_with_the_logs_config() -> None:
+    kwok = component_named("kwok")
+    port = sandboxctl.PORTS["kwok"]
+    assert f"--server-address=127.0.0.1:{port}" in kwok.argv
+    assert f"--node-port={port}" in kwok.argv
+    assert f"--tls-cert-file={sandboxctl.PKI / 'serving.crt'}" in kwok.argv
+    assert f"--config={sandboxctl.HERE / 'logs' / 'cluster-logs.yaml'}" in kwok.argv
+    assert kwok.cwd == sandboxctl.HERE
+
+
+CRI_LINE = re.compile(r"(?P<time>\S+) (stdout|stderr) F .*")
+
+
+def test_every_log_file_kwok_serves_exists_in_the_cri_format() -> None:
+    configs = [doc for path in sorted((sandboxctl.HERE / "logs").glob("*.yaml"))
+               for doc in yaml.safe_load_all(path.read_text()) if doc]
+    files = [entry[key] for doc in configs for entry in doc["spec"]["logs"]
+             for key in ("logsFile", "previousLogsFile") if key in entry]
+    assert files
+    for name in files:
+        # kwok runs in sandbox/ and resolves relative paths there.
+        lines = (sandboxctl.HERE / name).read_text().splitlines()
+        assert lines, name
+        for line in lines:
+            match = CRI_LINE.fullmatch(line)
+            assert match, f"{name}: not a CRI log line: {line!r}"
+            datetime.datetime.fromisoformat(match["time"].replace("Z", "+00:00"))
