@@ -12,7 +12,7 @@ SANDBOXCTL := sandbox/sandboxctl.py
 DEBIAN_PACKAGES := docker.io debootstrap redis-server
 SANDBOX_ENV = eval "$$(python3 $(SANDBOXCTL) env)"
 
-.PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test molecule
+.PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test molecule bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,3 +59,6 @@ test: sandbox-up lint ## The whole test suite, against the sandbox
 
 molecule: sandbox-up ## The molecule scenario: site.yml converge, idempotence, verify, side effect
 	$(SANDBOX_ENV) && PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default
+
+bench: sandbox-up ## Benchmarks against kubectl and kubernetes.core (figures, not pass/fail)
+	$(SANDBOX_ENV) && $(PYTHON) bench/run

@@ -50,15 +50,24 @@ class PlaybookRun:
 
 
 def run_playbook(playbook: str, extra_vars: dict[str, Any] | None = None, *options: str,
-                 inventory: str = "inventory/sandbox") -> PlaybookRun:
-    """Run a playbook (path relative to the repository) against the sandbox inventory."""
+                 inventory: str = "inventory/sandbox",
+                 environment: dict[str, str | None] | None = None) -> PlaybookRun:
+    """Run a playbook (path relative to the repository) against the sandbox inventory.
+
+    `environment` overrides the test's environment; a None value removes the variable.
+    """
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_FORCE_COLOR": "0"}
+    for name, value in (environment or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     with tempfile.NamedTemporaryFile("w", suffix=".json") as variables:
         json.dump(extra_vars or {}, variables)
         variables.flush()
         completed = subprocess.run(
             [ANSIBLE_PLAYBOOK, "-i", inventory, playbook, "-e", f"@{variables.name}", *options],
-            cwd=REPO, capture_output=True, text=True,
-            env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_FORCE_COLOR": "0"},
+            cwd=REPO, capture_output=True, text=True, env=env,
         )
     try:
         output = json.loads(completed.stdout)

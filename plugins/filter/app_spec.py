@@ -127,6 +127,37 @@ def workload_summary(obj: dict) -> str:
     return f"{obj['kind'].lower()}/{obj['metadata']['name']}: {status.get('readyReplicas', 0)}/{desired} ready, {images}"
 
 
+def _ref(obj: dict) -> str:
+    return f"{obj.get('kind', '?')}/{(obj.get('metadata') or {}).get('name', '?')}"
+
+
+def _content_changed(diff: dict | None) -> bool:
+    return diff is None or diff.get("before") != diff.get("after")
+
+
+def changed_objects(applied: list[dict], pruned: dict | None = None) -> list[str]:
+    """`Kind/name` of every object the run changed (or would, in check mode), from the
+    registered results of kubernetes.core.k8s applies (one definition or several) and of the
+    prune loop; skipped tasks count for nothing. Drift detection reads this.
+
+    Where a diff was computed (--diff) an object whose diff is empty once the hidden fields
+    are left out did not change in content: only who manages a field moved, as when an HPA
+    takes over a Deployment's replicas.
+    """
+    changed = []
+    for registered in applied:
+        if not registered or registered.get("skipped") or not registered.get("changed"):
+            continue
+        result = registered.get("result") or {}
+        items = result["results"] if "results" in result else [registered]
+        changed.extend(_ref(item.get("result") or {}) for item in items
+                       if item.get("changed") and _content_changed(item.get("diff")))
+    for deleted in (pruned or {}).get("results") or []:
+        if deleted.get("changed"):
+            changed.append(f"{_ref(deleted['item'])} (to prune)")
+    return changed
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -136,4 +167,5 @@ class FilterModule:
             "app_expected_objects": app_expected_objects,
             "prunable_objects": prunable_objects,
             "workload_summary": workload_summary,
+            "changed_objects": changed_objects,
         }

@@ -12,10 +12,11 @@ class PermissionSpecError(ValueError):
 
 
 def expand_permissions(permissions: list[dict[str, Any]], namespace: str) -> list[dict[str, str]]:
-    """One check per verb of each entry {resource, group?, subresource?, verbs, cluster?}.
+    """One check per verb of each entry {resource, group?, subresource?, name?, verbs, cluster?}.
 
     Entries with `cluster: true` (namespaces, say) are reviewed cluster-wide; the others in
-    `namespace`. Duplicates are dropped, the order kept.
+    `namespace`. An entry with a `name` asks about that one object, as a Role restricted by
+    resourceNames grants it. Duplicates are dropped, the order kept.
     """
     checks: dict[tuple, dict[str, str]] = {}
     for index, entry in enumerate(permissions or []):
@@ -35,6 +36,7 @@ def expand_permissions(permissions: list[dict[str, Any]], namespace: str) -> lis
                 "group": str(entry.get("group") or ""),
                 "resource": str(entry["resource"]),
                 "subresource": str(entry.get("subresource") or ""),
+                "name": str(entry.get("name") or ""),
                 "namespace": "" if cluster_wide else str(namespace),
             }
             checks.setdefault(tuple(check.values()), check)
@@ -43,7 +45,8 @@ def expand_permissions(permissions: list[dict[str, Any]], namespace: str) -> lis
 
 def review_body(check: dict[str, str]) -> dict[str, Any]:
     """The SelfSubjectAccessReview that asks whether `check` is allowed."""
-    attributes = {key: check[key] for key in ("verb", "group", "resource", "subresource", "namespace") if check[key]}
+    attributes = {key: check[key] for key in ("verb", "group", "resource", "subresource", "name", "namespace")
+                  if check[key]}
     attributes.setdefault("group", "")
     return {
         "apiVersion": "authorization.k8s.io/v1",
@@ -53,8 +56,10 @@ def review_body(check: dict[str, str]) -> dict[str, Any]:
 
 
 def describe(check: dict[str, str]) -> str:
-    """`create deployments.apps in namespace shop`, `create namespaces (cluster-wide)`."""
+    """`create deployments.apps in namespace shop`, `patch namespaces/shop (cluster-wide)`."""
     what = check["resource"] + (f".{check['group']}" if check["group"] else "")
+    if check.get("name"):
+        what += f"/{check['name']}"
     if check["subresource"]:
         what += f"/{check['subresource']}"
     where = f"in namespace {check['namespace']}" if check["namespace"] else "(cluster-wide)"

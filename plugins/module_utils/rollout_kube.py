@@ -18,6 +18,12 @@ try:
 except ImportError:  # the module reports the missing library before anything here runs
     urllib3 = None
     ApiException = Exception
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
+except ImportError:  # likewise
+    get_api_client = None
+    CoreException = Exception
 
 FIELD_MANAGER = "slipway-rollout-wait"
 LIST_PAGE = 500
@@ -93,6 +99,22 @@ def _transport_problem(err: Exception) -> str:
     return f"{type(reason).__name__}: {reason}"
 
 
+def connect(module) -> "KubeApi":
+    """The client kubernetes.core.k8s would use: its connection options, then K8S_AUTH_* variables."""
+    try:
+        client = get_api_client(module=module)
+    except CoreException as err:
+        raise ApiError(str(err)) from err
+    except Exception as err:  # the discovery request get_api_client makes can fail many ways
+        status = getattr(err, "status", None)
+        if status == 401:
+            raise Unauthorized("authentication failed (401 Unauthorized): check the kubeconfig, "
+                               "context, api_key or client certificate") from err
+        raise ApiError(f"cannot connect to the API server: {type(err).__name__}: "
+                       f"{getattr(err, 'reason', None) or err}") from err
+    return KubeApi(client.client.client)
+
+
 class KubeApi:
     def __init__(self, api_client, request_timeout: float = 30.0):
         self._client = api_client
@@ -157,6 +179,10 @@ class KubeApi:
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return items, page["metadata"]["resourceVersion"]
+
+    def get(self, rtype: ResourceType, namespace: str, name: str) -> dict:
+        return self._json(self._open("GET", rtype.path(namespace, name), "get", rtype.plural,
+                                     namespace))
 
     def watch(self, rtype: ResourceType, namespace: str, resource_version: str):
         """Open a watch now (so errors surface here) and return an iterator over its events."""

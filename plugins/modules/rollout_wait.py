@@ -255,15 +255,13 @@ from ansible.module_utils.basic import missing_required_lib
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 except ImportError:
     KUBERNETES_CORE_ERROR = traceback.format_exc()
 else:
     KUBERNETES_CORE_ERROR = None
 
-from ansible.module_utils.rollout_kube import ApiError, KubeApi
+from ansible.module_utils.rollout_kube import ApiError, connect
 from ansible.module_utils.rollout_targets import (
     DEFAULT_SELECTOR_KINDS,
     TargetError,
@@ -284,22 +282,6 @@ OPTIONS_SPEC = dict(
     rollback_on_failure=dict(type="bool", default=False),
     rollback_timeout=dict(type="int"),
 )
-
-
-def _connect(module) -> KubeApi:
-    """Build the client exactly as kubernetes.core.k8s does (options, then K8S_AUTH_* vars)."""
-    try:
-        client = get_api_client(module=module)
-    except CoreException as err:
-        raise WaitError(str(err)) from err
-    except Exception as err:  # the discovery request get_api_client makes can fail many ways
-        status = getattr(err, "status", None)
-        if status == 401:
-            raise WaitError("authentication failed (401 Unauthorized): check the kubeconfig, "
-                            "context, api_key or client certificate") from err
-        raise WaitError(f"cannot connect to the API server: {type(err).__name__}: "
-                        f"{getattr(err, 'reason', None) or err}") from err
-    return KubeApi(client.client.client)
 
 
 def _summary(results: list) -> str:
@@ -350,7 +332,7 @@ def main():
         rollback_timeout=params["rollback_timeout"],
     )
     try:
-        waiter = Waiter(_connect(module), targets, [selector] if selector else [], options)
+        waiter = Waiter(connect(module), targets, [selector] if selector else [], options)
         outcome = waiter.snapshot() if module.check_mode else waiter.wait()
     except (WaitError, ApiError) as err:
         module.fail_json(msg=str(err), changed=False, targets=[])

@@ -1,0 +1,284 @@
+"""The day-2 runbooks under playbooks/, end to end on the sandbox, every one run as the
+least-privilege deployer ServiceAccount that playbooks/deployer-rbac.yml creates, with its
+token given as AWX's Kubernetes credential gives it (K8S_AUTH_* variables, no kubeconfig).
+
+The tests share one deployment and run in the order written: each leaves the app in the
+state the next one expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from kubewait import wait_for
+from playbook import REPO, PlaybookRun, run_playbook
+
+FAULT = "sandbox.slipway.dev/fault"
+
+
+@pytest.fixture(scope="module")
+def app(api_client: client.ApiClient, core: client.CoreV1Api) -> dict:
+    """The demo app deployed by the deployer ServiceAccount into a namespace of its own."""
+    name = f"ops-{uuid.uuid4().hex[:6]}"
+    variables = {"slipway_app_namespace": name, "slipway_app_name": name}
+    granted = run_playbook("playbooks/deployer-rbac.yml", variables)
+    assert granted.returncode == 0, granted.stderr + str(granted.output["stats"])
+    secret = wait_for(core.list_namespaced_secret, lambda s: bool((s.data or {}).get("token")),
+                      namespace=name, field_selector="metadata.name=slipway-deployer-token")
+    config = api_client.configuration
+    as_deployer = {
+        "K8S_AUTH_HOST": config.host,
+        "K8S_AUTH_API_KEY": base64.b64decode(secret.data["token"]).decode(),
+        "K8S_AUTH_SSL_CA_CERT": config.ssl_ca_cert,
+        "KUBECONFIG": None,
+    }
+    # The sandbox inventory names its admin kubeconfig: empty, kubernetes.core uses K8S_AUTH_*.
+    deployer_vars = {**variables, "slipway_kubeconfig": "", "slipway_kube_context": ""}
+    deployed = run_playbook("site.yml", deployer_vars, environment=as_deployer)
+    assert deployed.returncode == 0, deployed.stderr + str(deployed.output["stats"])
+    yield {"namespace": name, "vars": deployer_vars, "env": as_deployer}
+    core.delete_namespace(name)
+    client.RbacAuthorizationV1Api(api_client).delete_cluster_role_binding(f"slipway-deployer:{name}")
+    client.RbacAuthorizationV1Api(api_client).delete_cluster_role(f"slipway-deployer:{name}")
+
+
+def runbook(app: dict, name: str, *options: str, **variables) -> PlaybookRun:
+    """Run playbooks/NAME.yml as the deployer."""
+    return run_playbook(f"playbooks/{name}.yml", {**app["vars"], **variables}, *options,
+                        environment=app["env"])
+
+
+def failure_messages(run: PlaybookRun) -> str:
+    """The messages of the failed tasks, and of their failed loop items."""
+    messages = []
+    for play in run.output["plays"]:
+        for task in play["tasks"]:
+            result = task["hosts"].get("localhost", {})
+            if result.get("failed"):
+                messages.append(str(result.get("msg", "")))
+                messages.extend(str(item.get("msg", "")) for item in result.get("results", []) if item.get("failed"))
+    return "\n".join(messages)
+
+
+def running_pods(core: client.CoreV1Api, namespace: str, component: str) -> set[str]:
+    pods = core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/name={component}").items
+    return {p.metadata.name for p in pods if not p.metadata.deletion_timestamp}
+
+
+def test_drift_passes_on_a_fresh_deploy(app: dict) -> None:
+    checked = runbook(app, "drift")
+    assert checked.returncode == 0, failure_messages(checked)
+    assert checked.changed == 0
+    assert "matches the app's description" in checked.results("Fail when the cluster drifted")[0]["msg"]
+
+
+def test_the_deployer_is_denied_outside_its_namespace(app: dict, apps: client.AppsV1Api) -> None:
+    elsewhere = {**app["vars"], "slipway_app_namespace": "default"}
+    denied = run_playbook("playbooks/restart.yml", elsewhere, environment=app["env"])
+    assert denied.returncode != 0
+    assert "forbidden" in failure_messages(denied).lower()
+    denied_deploy = run_playbook("site.yml", elsewhere, "--tags", "preflight", environment=app["env"])
+    assert denied_deploy.returncode != 0
+    assert "cannot create deployments.apps in namespace default" in failure_messages(denied_deploy)
+
+
+def test_restart_rolls_every_pod(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+    namespace = app["namespace"]
+    before = {c: running_pods(core, namespace, c) for c in ("backend", "frontend", "worker")}
+    restarted = runbook(app, "restart")
+    assert restarted.returncode == 0, failure_messages(restarted)
+    for component, old_pods in before.items():
+        deployment = apps.read_namespaced_deployment(component, namespace)
+        assert "kubectl.kubernetes.io/restartedAt" in deployment.spec.template.metadata.annotations
+        now = running_pods(core, namespace, component)
+        assert old_pods and not old_pods & now, component
+        assert len(now) == deployment.spec.replicas, component
+    assert any("successfully rolled out" in line for line in restarted.results("Report the restart")[0]["msg"])
+
+
+def test_scale_refuses_a_component_under_an_autoscaler(app: dict, apps: client.AppsV1Api) -> None:
+    refused = runbook(app, "scale", app_ops_component="backend", app_ops_replicas=5)
+    assert refused.returncode != 0
+    message = failure_messages(refused)
+    assert "managed by HorizontalPodAutoscaler backend (2-20 replicas)" in message
+    assert "app_ops_hpa_min_replicas" in message
+    assert apps.read_namespaced_deployment("backend", app["namespace"]).spec.replicas == 2
+
+
+def test_scale_sets_replicas_once(app: dict, apps: client.AppsV1Api) -> None:
+    scaled = runbook(app, "scale", app_ops_component="frontend", app_ops_replicas=3)
+    assert scaled.returncode == 0, failure_messages(scaled)
+    frontend = apps.read_namespaced_deployment("frontend", app["namespace"])
+    assert (frontend.spec.replicas, frontend.status.ready_replicas) == (3, 3)
+    again = runbook(app, "scale", app_ops_component="frontend", app_ops_replicas=3)
+    assert again.returncode == 0 and again.changed == 0
+
+
+def test_scale_moves_an_autoscalers_bounds(app: dict, api_client: client.ApiClient) -> None:
+    moved = runbook(app, "scale", app_ops_component="backend", app_ops_hpa_min_replicas=3)
+    assert moved.returncode == 0, failure_messages(moved)
+    hpa = client.AutoscalingV2Api(api_client).read_namespaced_horizontal_pod_autoscaler("backend", app["namespace"])
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (3, 20)
+
+
+def test_drift_fails_after_a_manual_change(app: dict) -> None:
+    # The frontend runs 3 replicas since the scale above; the description says 2.
+    drifted = runbook(app, "drift", "--diff")
+    assert drifted.returncode != 0
+    message = failure_messages(drifted)
+    assert "Deployment/frontend" in message and "HorizontalPodAutoscaler/backend" in message
+    assert "Deployment/backend" not in message
+
+
+def test_rollback_restores_the_previous_image(app: dict, apps: client.AppsV1Api) -> None:
+    namespace = app["namespace"]
+    original = apps.read_namespaced_deployment("frontend", namespace).spec.template.spec.containers[0].image
+    changed = f"{original.rsplit(':', 1)[0]}:hand-made"
+    apps.patch_namespaced_deployment("frontend", namespace, {"spec": {"template": {"spec": {
+        "containers": [{"name": "frontend", "image": changed}]}}}})
+    wait_for(apps.list_namespaced_deployment, lambda d: d.status.updated_replicas == d.spec.replicas
+             and d.status.observed_generation == d.metadata.generation,
+             namespace=namespace, field_selector="metadata.name=frontend")
+    rolled_back = runbook(app, "rollback", app_ops_component="frontend")
+    assert rolled_back.returncode == 0, failure_messages(rolled_back)
+    frontend = apps.read_namespaced_deployment("frontend", namespace)
+    assert frontend.spec.template.spec.containers[0].image == original
+    assert frontend.status.updated_replicas == frontend.status.ready_replicas == frontend.spec.replicas
+    report = rolled_back.results("Report the rollback")[0]["msg"]
+    assert report.startswith("deployment/frontend rolled back from revision")
+    assert f"({changed}) to" in report and report.endswith(f"({original})")
+
+
+def test_run_job_completes_and_shows_its_log(app: dict, batch: client.BatchV1Api) -> None:
+    ran = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name="seed-again",
+                  app_ops_command=["python", "-m", "slipway_demo.add_test_content"])
+    assert ran.returncode == 0, failure_messages(ran)
+    job = batch.read_namespaced_job("seed-again", app["namespace"])
+    assert job.status.succeeded == 1
+    container = job.spec.template.spec.containers[0]
+    assert container.command == ["python", "-m", "slipway_demo.add_test_content"]
+    assert container.readiness_probe is None and not container.ports
+    # Not one of the backend's pods: the backend's Service must not route to it.
+    assert job.spec.template.metadata.labels["app.kubernetes.io/name"] == "seed-again"
+    log = ran.results("Show the Job's log")[0]["msg"]
+    assert any("simulated container" in line for line in log), log
+    again = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name="seed-again",
+                    app_ops_command=["python", "-m", "slipway_demo.add_test_content"])
+    assert again.returncode == 0 and again.changed == 0
+
+
+def test_a_failing_job_fails_with_its_log(app: dict, batch: client.BatchV1Api) -> None:
+    failed = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name="migrate-broken",
+                     app_ops_command=["python", "-m", "slipway_demo.migrate"],
+                     app_ops_job_pod_annotations={FAULT: "job-fail"})
+    assert failed.returncode != 0
+    message = failure_messages(failed)
+    assert "job/migrate-broken" in message and "BackoffLimitExceeded" in message
+    # kwok serves one log for every pod (sandbox/logs/): the simulated container's.
+    log = failed.results("Show the Job's log")[0]["msg"]
+    assert any("simulated container" in line for line in log), log
+    assert batch.read_namespaced_job("migrate-broken", app["namespace"]).status.failed == 1
+
+
+def test_backup_runs_a_dump_job_into_its_volume(app: dict, core: client.CoreV1Api,
+                                                 batch: client.BatchV1Api) -> None:
+    # The sandbox's nodes are simulated: the Job's pod "succeeds" without running mongodump.
+    # What runs for real here is everything around it; the script itself is tested on its own
+    # (tests/unit/test_dump_scripts.py).
+    backed_up = runbook(app, "backup", app_ops_backup_retention=3)
+    assert backed_up.returncode == 0, failure_messages(backed_up)
+    namespace = app["namespace"]
+    jobs = batch.list_namespaced_job(namespace, label_selector="app.kubernetes.io/component=backup").items
+    assert len(jobs) == 1 and jobs[0].status.succeeded == 1
+    pod = jobs[0].spec.template.spec
+    env = {e.name: e.value for e in pod.containers[0].env}
+    assert pod.containers[0].command == ["bash", "/scripts/mongodb-backup.sh"]
+    assert env["BACKUP_RETENTION"] == "3"
+    assert env["DUMP_NAME"] in backed_up.results("Report the backup")[0]["msg"]
+    volumes = {v.name: v for v in pod.volumes}
+    assert volumes["dumps"].persistent_volume_claim.claim_name == "mongodb-backup"
+    assert volumes["mongodb-secret"].secret.secret_name == "mongodb"
+    assert core.read_namespaced_persistent_volume_claim("mongodb-backup", namespace).status.phase == "Bound"
+    script = core.read_namespaced_config_map("mongodb-dump-scripts", namespace).data["mongodb-backup.sh"]
+    assert script == (Path(REPO) / "roles/app_ops/files/mongodb-backup.sh").read_text()
+
+
+def test_restore_needs_an_explicit_confirmation(app: dict, batch: client.BatchV1Api) -> None:
+    refused = runbook(app, "restore", app_ops_restore_dump="mongodb-20261127-030000.archive.gz")
+    assert refused.returncode != 0
+    assert "app_ops_restore_confirm=true" in failure_messages(refused)
+    assert not batch.list_namespaced_job(app["namespace"], label_selector="app.kubernetes.io/component=restore").items
+
+
+def test_diagnose_reports_an_injected_crash_loop(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api,
+                                                 tmp_path: Path) -> None:
+    namespace = app["namespace"]
+    apps.patch_namespaced_deployment("worker", namespace, {"spec": {"template": {"metadata": {
+        "annotations": {FAULT: "crashloop"}}}}})
+    crashing = wait_for(
+        core.list_namespaced_pod,
+        lambda p: any((s.state.waiting and s.state.waiting.reason == "CrashLoopBackOff" and s.restart_count >= 2)
+                      for s in p.status.container_statuses or []),
+        namespace=namespace, label_selector="app.kubernetes.io/name=worker")
+    diagnosed = runbook(app, "diagnose", app_ops_report_dir=str(tmp_path))
+    assert diagnosed.returncode == 0, failure_messages(diagnosed)
+    [report] = tmp_path.iterdir()
+    summary = (report / "summary.txt").read_text()
+    assert "deployment/worker" in summary and "CrashLoopBackOff" in summary
+    assert f"pod {crashing.metadata.name}: CrashLoopBackOff" in summary
+    assert summary.splitlines() == diagnosed.results("Show the summary")[0]["msg"]
+    pods = yaml.safe_load((report / "pods.yml").read_text())
+    assert crashing.metadata.name in [pod["name"] for pod in pods if pod["troubled"]]
+    assert f"Normal Scheduled pod/{crashing.metadata.name}" in (report / "events.txt").read_text()
+    assert "crashloop" in (report / "workloads.yml").read_text()
+    # The deployer may not read the ingress controller's namespace: said, not failed.
+    assert "No ingress controller pods read" in (report / "ingress-controller.log").read_text()
+    password = base64.b64decode(core.read_namespaced_secret("mongodb", namespace).data["password.txt"]).decode()
+    for path in report.iterdir():
+        assert password not in path.read_text(), path.name
+
+
+def test_teardown_keeps_the_data_and_secrets(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+    namespace = app["namespace"]
+    torn_down = runbook(app, "teardown")
+    assert torn_down.returncode == 0, failure_messages(torn_down)
+    assert not apps.list_namespaced_deployment(namespace).items
+    assert not apps.list_namespaced_stateful_set(namespace).items
+    assert not core.list_namespaced_service(namespace).items
+    claims = {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(namespace).items}
+    assert claims == {"data-mongodb-0", "mongodb-backup"}
+    assert core.read_namespaced_secret("mongodb", namespace).data["password.txt"]
+    kept = torn_down.results("Report the teardown")[0]["msg"]["kept"]
+    assert "Secret/mongodb" in kept and "PersistentVolumeClaim/data-mongodb-0" in kept
+    again = runbook(app, "teardown")
+    assert again.returncode == 0 and again.changed == 0
+
+
+def test_purge_removes_them_and_says_nothing_secret(app: dict, core: client.CoreV1Api) -> None:
+    namespace = app["namespace"]
+    password = base64.b64decode(core.read_namespaced_secret("mongodb", namespace).data["password.txt"]).decode()
+    variables = Path(REPO) / f".pytest-{namespace}-vars.yml"
+    variables.write_text(yaml.safe_dump({**app["vars"], "app_ops_purge": True}))
+    environment = {k: v for k, v in {**os.environ, **app["env"]}.items() if v is not None}
+    try:
+        purged = subprocess.run(
+            [str(Path(REPO) / ".venv" / "bin" / "ansible-playbook"), "playbooks/teardown.yml", "-vvv",
+             "-e", f"@{variables}"],
+            cwd=REPO, capture_output=True, text=True, env=environment)
+    finally:
+        variables.unlink()
+    assert purged.returncode == 0, purged.stdout[-3000:]
+    assert not core.list_namespaced_persistent_volume_claim(namespace).items
+    assert not core.list_namespaced_secret(namespace, label_selector=f"app.kubernetes.io/part-of={namespace}").items
+    output = purged.stdout + purged.stderr
+    assert "Delete the app's Secrets" in output
+    assert password not in output
+    assert base64.b64encode(password.encode()).decode() not in output
