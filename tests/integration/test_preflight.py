@@ -5,6 +5,7 @@ environment variables alone (no kubeconfig), as AWX's Kubernetes credential inje
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,22 +19,24 @@ from playbook import run_playbook
 
 PLAYBOOK = "tests/integration/playbooks/preflight.yml"
 REPO = Path(__file__).resolve().parents[2]
-PERMISSIONS = yaml.safe_load((REPO / "roles/cluster_preflight/defaults/main.yml").read_text())[
-    "cluster_preflight_permissions"]
+# What slipway needs, as the preflight reviews it and deployer-rbac.yml grants it.
+PERMISSIONS = yaml.safe_load((REPO / "roles/slipway_app/defaults/main.yml").read_text())["slipway_app_permissions"]
 STOP = "Stop on an unsupported version or missing permissions"
+_spec = importlib.util.spec_from_file_location("rbac_filters", REPO / "plugins" / "filter" / "rbac.py")
+rbac_filters = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rbac_filters)
 
 
-def rules(permissions: list[dict], cluster: bool, without: tuple[str, str] | None = None) -> list[client.V1PolicyRule]:
-    """RBAC rules granting `permissions` (the cluster-wide or the namespaced ones), less `without` (verb, resource)."""
-    granted = []
-    for entry in permissions:
-        if bool(entry.get("cluster")) != cluster:
-            continue
-        resource = entry["resource"] + (f"/{entry['subresource']}" if entry.get("subresource") else "")
-        verbs = [verb for verb in entry["verbs"] if (verb, resource) != without]
+def rules(namespace: str, cluster: bool, without: tuple[str, str] | None = None) -> list[dict]:
+    """The deployer's RBAC rules for `namespace` (the cluster-wide or the namespaced ones), less
+    `without` (verb, resource)."""
+    permissions = []
+    for entry in PERMISSIONS:
+        entry = {**entry, "name": namespace} if entry.get("name") else entry
+        verbs = [verb for verb in entry["verbs"] if (verb, entry["resource"]) != without]
         if verbs:
-            granted.append(client.V1PolicyRule(api_groups=[entry.get("group", "")], resources=[resource], verbs=verbs))
-    return granted
+            permissions.append({**entry, "verbs": verbs})
+    return rbac_filters.rbac_rules(permissions, cluster=cluster)
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +62,14 @@ def identity(api_client: client.ApiClient, core: client.CoreV1Api, namespace: st
         core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
         subject = [client.RbacV1Subject(kind="ServiceAccount", name=name, namespace=namespace)]
         rbac.create_namespaced_role(namespace, client.V1Role(
-            metadata=client.V1ObjectMeta(name=name), rules=rules(PERMISSIONS, False, without)))
+            metadata=client.V1ObjectMeta(name=name), rules=rules(namespace, False, without)))
         rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
             metadata=client.V1ObjectMeta(name=name), subjects=subject,
             role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name)))
         cluster_name = f"slipway-test-{namespace}-{name}"
         cluster_names.append(cluster_name)
         rbac.create_cluster_role(client.V1ClusterRole(
-            metadata=client.V1ObjectMeta(name=cluster_name), rules=rules(PERMISSIONS, True, without)))
+            metadata=client.V1ObjectMeta(name=cluster_name), rules=rules(namespace, True, without)))
         rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
             metadata=client.V1ObjectMeta(name=cluster_name), subjects=subject,
             role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=cluster_name)))
@@ -90,7 +93,7 @@ def token_kubeconfig(path: Path, server: tuple[str, str], token: str) -> str:
 
 
 def test_admin_passes(namespace: str) -> None:
-    run = run_playbook(PLAYBOOK, {"cluster_preflight_namespace": namespace})
+    run = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace})
     assert run.returncode == 0, run.stderr
     assert run.changed == 0
     report = run.results("Report the cluster")[0]["msg"]
@@ -99,7 +102,7 @@ def test_admin_passes(namespace: str) -> None:
 
 def test_missing_permission_is_named(namespace: str, identity, server, tmp_path: Path) -> None:
     kubeconfig = token_kubeconfig(tmp_path / "kubeconfig", server, identity(without=("create", "deployments")))
-    run = run_playbook(PLAYBOOK, {"cluster_preflight_namespace": namespace,
+    run = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace,
                                   "cluster_preflight_kubeconfig": kubeconfig, "cluster_preflight_context": ""})
     assert run.returncode != 0
     reviewed = run.results("Review what the deploy needs to do")[0]
@@ -113,12 +116,12 @@ def test_missing_permission_is_named(namespace: str, identity, server, tmp_path:
 
 def test_every_missing_permission_is_listed_at_once(namespace: str, identity, server, tmp_path: Path) -> None:
     kubeconfig = token_kubeconfig(tmp_path / "kubeconfig", server, identity(without=("create", "namespaces")))
-    run = run_playbook(PLAYBOOK, {"cluster_preflight_namespace": namespace, "cluster_preflight_kubeconfig": kubeconfig,
+    run = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace, "cluster_preflight_kubeconfig": kubeconfig,
                                   "cluster_preflight_context": "", "cluster_preflight_min_version": "1.99"})
     assert run.returncode != 0
     lines = run.results(STOP)[0]["msg"].splitlines()
     assert lines[0] == "Kubernetes v1.36.3 is older than 1.99, the oldest version supported"
-    assert lines[2:] == ["cannot create namespaces (cluster-wide)"]
+    assert lines[2:] == [f"cannot create namespaces/{namespace} (cluster-wide)"]
 
 
 def test_awx_style_environment_without_kubeconfig(namespace: str, identity, server, tmp_path: Path,
@@ -134,14 +137,14 @@ def test_awx_style_environment_without_kubeconfig(namespace: str, identity, serv
     for unset in ("SLIPWAY_KUBECONFIG", "SLIPWAY_KUBE_CONTEXT"):
         monkeypatch.delenv(unset, raising=False)
     # inventory/remote as AWX runs it: no kubeconfig variables, only the credential's K8S_AUTH_*.
-    run = run_playbook(PLAYBOOK, {"cluster_preflight_namespace": namespace}, inventory="inventory/remote")
+    run = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace}, inventory="inventory/remote")
     assert run.returncode == 0, run.stderr
     assert run.results("Review what the deploy needs to do")[0]["missing"] == []
     assert "K8S_AUTH_*" in run.results("Report the cluster")[0]["msg"]
     assert not (home / ".kube").exists()
 
     monkeypatch.setenv("K8S_AUTH_API_KEY", "not-a-token")
-    refused = run_playbook(PLAYBOOK, {"cluster_preflight_namespace": namespace}, inventory="inventory/remote")
+    refused = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace}, inventory="inventory/remote")
     assert refused.returncode != 0
     assert "does not answer" in refused.results("Stop when the API server does not answer")[0]["msg"]
 
@@ -150,7 +153,7 @@ def test_remote_inventory_with_a_kubeconfig_from_the_environment(namespace: str,
     monkeypatch.setenv("SLIPWAY_KUBECONFIG", os.environ["KUBECONFIG"])
     monkeypatch.setenv("SLIPWAY_KUBE_CONTEXT", "slipway-sandbox")
     monkeypatch.delenv("KUBECONFIG")
-    run = run_playbook(PLAYBOOK, {"cluster_preflight_namespace": namespace}, inventory="inventory/remote")
+    run = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace}, inventory="inventory/remote")
     assert run.returncode == 0, run.stderr
     assert run.results("Report the cluster")[0]["msg"].startswith("remote cluster (context slipway-sandbox of ")
 
