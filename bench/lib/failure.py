@@ -27,9 +27,9 @@ def measure(ctx: Context) -> list[Figure]:
     name = "2 failure"
     to_fail = {
         "rollout_wait": Figure(name, "rollout_wait: update -> failed", "s", baseline_of="kubectl rollout status"),
-        "kubectl": Figure(name, f"kubectl rollout status: update -> failed (capped at {CAP:.0f} s)", "s"),
+        "kubectl": Figure(name, f"kubectl rollout status: update -> failed (capped at {CAP:.0f} s)", "s", cap=CAP),
         "k8s": Figure(name, f"kubernetes.core.k8s wait: update -> failed (capped at {CAP:.0f} s)", "s",
-                      baseline_of="kubectl rollout status"),
+                      baseline_of="kubectl rollout status", cap=CAP),
     }
     after_crash = Figure(name, "rollout_wait: first CrashLoopBackOff seen -> failed", "s",
                          target="<= 10 s, names the reason",

@@ -58,6 +58,8 @@ def measure(ctx: Context) -> list[Figure]:
         for _ in range(ctx.runs):
             run, requests = _counted(ctx, ctx.slipway, lambda: _site(ctx))
             site.add(run.process_exit - run.started if run.succeeded else None)
+            if not run.succeeded:
+                site.notes.append(f"run {len(site.samples)} failed: {run.message[:300]}")
             deploy_play.add(run.extra.get("plays", {}).get("Build the app's images and deploy it"))
             site_requests.add(requests)
             changed.append(run.extra.get("stats", {}).get("changed", -1))
@@ -67,6 +69,8 @@ def measure(ctx: Context) -> list[Figure]:
                     changed_tasks.add(task)
             run, requests = _counted(ctx, ctx.baseline, lambda: run_command(argv, CAP, ctx.baseline.kubeconfig))
             kubectl.add(run.process_exit - run.started if run.succeeded else None)
+            if not run.succeeded:
+                kubectl.notes.append(f"run {len(kubectl.samples)} failed: {run.message[:300]}")
             kubectl_requests.add(requests)
         site.notes.append(f"changed= per re-run: {changed} (0: a true no-op); changed: {sorted(changed_tasks)}")
         top = sorted(slowest.items(), key=lambda item: -max(item[1]))[:8]

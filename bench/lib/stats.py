@@ -12,7 +12,8 @@ from typing import Any
 
 @dataclass
 class Figure:
-    """One row of the table. A sample of None is a run that never got there (capped)."""
+    """One row of the table. A sample of None is a run that never got there (stopped at the
+    bench's cap, or failed)."""
 
     measurement: str
     what: str
@@ -23,6 +24,7 @@ class Figure:
     check: Callable[[Figure, Figure | None], bool] | None = None
     notes: list[str] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
+    cap: float | None = None                 # where the bench stops a run (a None sample)
 
     def add(self, value: float | None) -> None:
         """Record a sample with the 1-minute load average at that moment."""
@@ -35,7 +37,7 @@ class Figure:
 
     @property
     def median(self) -> float | None:
-        """Median over all runs; a capped run counts as larger than any measured one."""
+        """Median over all runs; an unfinished run counts as larger than any measured one."""
         if not self.samples:
             return None
         ordered = sorted(self.samples, key=lambda v: (v is None, v or 0.0))
@@ -45,25 +47,28 @@ class Figure:
         return statistics.fmean(middle)  # type: ignore[arg-type]
 
     @property
-    def capped(self) -> int:
+    def unfinished(self) -> int:
         return sum(v is None for v in self.samples)
 
     def summary(self, baseline: Figure | None) -> dict[str, Any]:
-        ratio = None
+        ratio, ratio_bound = None, None
         if baseline and self.median is not None and baseline.median:
             ratio = self.median / baseline.median
+        elif baseline and self.median is not None and baseline.cap and baseline.median is None:
+            ratio_bound = self.median / baseline.cap  # the baseline took longer than its cap
         met = self.check(self, baseline) if self.check else None
         return {
             "measurement": self.measurement,
             "what": self.what,
             "unit": self.unit,
             "runs": len(self.samples),
-            "capped_runs": self.capped,
+            "unfinished_runs": self.unfinished,
             "median": self.median,
             "min": min(self.values) if self.values else None,
             "max": max(self.values) if self.values else None,
             "baseline": self.baseline_of,
             "ratio_to_baseline": ratio,
+            "ratio_to_baseline_below": ratio_bound,
             "target": self.target,
             "target_met": met,
             "samples": self.samples,
@@ -72,9 +77,9 @@ class Figure:
         }
 
 
-def fmt(value: float | None, unit: str, capped: bool = False) -> str:
+def fmt(value: float | None, unit: str, unfinished: bool = False) -> str:
     if value is None:
-        return "capped" if capped else "-"
+        return "unfinished" if unfinished else "-"
     if unit == "s":
         return f"{value:.2f}"
     if unit == "MiB":
@@ -88,14 +93,16 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         ratio = f"{row['ratio_to_baseline']:.2f}x" if row["ratio_to_baseline"] is not None else "-"
+        if row.get("ratio_to_baseline_below") is not None:
+            ratio = f"< {row['ratio_to_baseline_below']:.2f}x"
         if row["baseline"] is None and row["ratio_to_baseline"] is None and row.get("is_baseline"):
             ratio = "baseline"
         met = {True: "yes", False: "**no**", None: ""}[row["target_met"]]
-        runs = str(row["runs"]) + (f" ({row['capped_runs']} capped)" if row["capped_runs"] else "")
-        capped = row["capped_runs"] > 0
+        runs = str(row["runs"]) + (f" ({row['unfinished_runs']} unfinished)" if row["unfinished_runs"] else "")
+        unfinished = row["unfinished_runs"] > 0
         lines.append("| " + " | ".join([
             row["measurement"], row["what"], row["unit"], runs,
-            fmt(row["median"], row["unit"], capped), fmt(row["min"], row["unit"]),
-            fmt(row["max"], row["unit"], capped), ratio, row["target"], met,
+            fmt(row["median"], row["unit"], unfinished), fmt(row["min"], row["unit"]),
+            fmt(row["max"], row["unit"], unfinished), ratio, row["target"], met,
         ]) + " |")
     return "\n".join(lines)

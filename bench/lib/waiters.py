@@ -37,10 +37,6 @@ class Run:
     task_started: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def capped(self) -> bool:
-        return self.returned is None
-
 
 def _timestamp(value: str) -> float:
     """The JSON callback's naive-UTC ISO time (with a trailing Z) as epoch seconds."""
@@ -88,7 +84,7 @@ def run_playbook(playbook: str, variables: dict[str, Any], cap: float, task: str
         return Run(started, ended, ended, False, f"no JSON from ansible-playbook: {stderr.strip()[-500:]}")
     result = _task_result(output, task)
     if result is None:
-        return Run(started, ended, ended, False, f"task {task!r} did not run: {stderr.strip()[-500:]}",
+        return Run(started, ended, ended, False, f"task {task!r} did not run: {_failure(output) or stderr[-500:]}",
                    extra={"stats": output.get("stats", {})})
     duration, host = result
     failed = bool(host.get("failed"))
@@ -99,6 +95,16 @@ def run_playbook(playbook: str, variables: dict[str, Any], cap: float, task: str
                str(host.get("msg", "")), task_started=_timestamp(duration["start"]),
                extra={"result": host, "stats": output.get("stats", {}).get("localhost", {}), "plays": plays,
                       "tasks": _task_times(output)})
+
+
+def _failure(output: dict[str, Any]) -> str:
+    """The first failed task and its message, to say why a playbook stopped."""
+    for play in output.get("plays", []):
+        for entry in play["tasks"]:
+            result = entry["hosts"].get("localhost", {})
+            if result.get("failed"):
+                return f"{entry['task']['name']}: {result.get('msg', '')}"
+    return ""
 
 
 def _task_times(output: dict[str, Any]) -> list[tuple[str, float, bool]]:
