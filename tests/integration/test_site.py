@@ -196,3 +196,18 @@ def test_verbose_output_never_contains_the_secret(app: dict, core: client.CoreV1
     assert "Apply the MongoDB secret" in output  # the task ran, and said nothing of its content
     assert password not in output
     assert base64.b64encode(password.encode()).decode() not in output
+
+
+def test_an_app_without_data_stores_ingress_or_autoscaler(namespace: str, apps: client.AppsV1Api) -> None:
+    # Such an app renders no data store, Ingress or HPA document at all.
+    bare = {
+        "slipway_app_namespace": namespace, "slipway_app_name": namespace,
+        "slipway_app_mongodb": {"enabled": False}, "slipway_app_redis": {"enabled": False},
+        "slipway_app_jobs": [], "slipway_app_common_env": {},
+        "slipway_app_components": [{"name": "web", "image": "registry.example.com/web:1.0", "replicas": 1, "port": 8080}],
+    }
+    deployed = run_playbook("site.yml", bare, "--tags", "deploy")
+    assert deployed.returncode == 0, deployed.stderr + str(deployed.output["stats"])
+    assert [d.metadata.name for d in apps.list_namespaced_deployment(namespace).items] == ["web"]
+    assert not apps.list_namespaced_stateful_set(namespace).items
+    assert not deployed.results("Apply the data stores")[0].get("changed")
