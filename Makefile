@@ -53,8 +53,11 @@ lint: venv ## yamllint and ansible-lint (production profile)
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/ansible-lint --profile production
 
+# Two workers, a test file each at a time (a file's tests share one deployment); the tests that
+# restart a sandbox component run alone afterwards.
 test: sandbox-up lint ## The whole test suite, against the sandbox
-	$(SANDBOX_ENV) && $(VENV)/bin/pytest
+	$(SANDBOX_ENV) && $(VENV)/bin/pytest -n 2 --dist loadfile -m "not serial"
+	$(SANDBOX_ENV) && $(VENV)/bin/pytest -m serial
 	$(MAKE) molecule
 
 molecule: sandbox-up ## The molecule scenario: site.yml converge, idempotence, verify, side effect

@@ -401,6 +401,7 @@ def namespaced_watchers(resource: str) -> int:
     return sum(int(count) for count in pattern.findall(metrics))
 
 
+@pytest.mark.serial
 def test_api_server_restart_mid_wait_does_not_break_the_wait(
         namespace: str, apps: client.AppsV1Api) -> None:
     before = namespaced_watchers("deployments")

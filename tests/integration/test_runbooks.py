@@ -90,6 +90,17 @@ def test_the_deployer_is_denied_outside_its_namespace(app: dict, apps: client.Ap
     assert "cannot create deployments.apps in namespace default" in failure_messages(denied_deploy)
 
 
+def test_restart_in_check_mode_reports_and_changes_nothing(app: dict, core: client.CoreV1Api,
+                                                           apps: client.AppsV1Api) -> None:
+    before = running_pods(core, app["namespace"], "backend")
+    checked = runbook(app, "restart", "--check", "--diff", app_ops_components=["backend"])
+    assert checked.returncode == 0, failure_messages(checked)
+    assert checked.changed == 1
+    template = apps.read_namespaced_deployment("backend", app["namespace"]).spec.template
+    assert "kubectl.kubernetes.io/restartedAt" not in (template.metadata.annotations or {})
+    assert running_pods(core, app["namespace"], "backend") == before
+
+
 def test_restart_rolls_every_pod(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
     namespace = app["namespace"]
     before = {c: running_pods(core, namespace, c) for c in ("backend", "frontend", "worker")}
