@@ -63,39 +63,23 @@ reviews:
   returned: always
 """
 
-import copy
-import traceback
-
-from ansible.module_utils.basic import missing_required_lib
-
 try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-except ImportError:
-    KUBERNETES_CORE_ERROR = traceback.format_exc()
-else:
-    KUBERNETES_CORE_ERROR = None
+except ImportError:  # k8s_module reports the missing collection
+    get_api_client = None
+    CoreException = Exception
+
+from ansible.module_utils.kube_module import k8s_module
 
 from ansible.module_utils.access_review import PermissionSpecError, expand_permissions, review_body, summarize
 
 
 def main():
-    if KUBERNETES_CORE_ERROR:
-        from ansible.module_utils.basic import AnsibleModule
-
-        AnsibleModule(argument_spec={}, bypass_checks=True).fail_json(
-            msg=missing_required_lib("kubernetes.core collection"), exception=KUBERNETES_CORE_ERROR)
-    module = AnsibleK8SModule(
-        argument_spec={
-            **copy.deepcopy(AUTH_ARG_SPEC),
-            "permissions": {"type": "list", "elements": "dict", "required": True},
-            "namespace": {"type": "str", "default": "default"},
-        },
-        supports_check_mode=True,
-        check_pyyaml=False,
-    )
+    module = k8s_module({
+        "permissions": {"type": "list", "elements": "dict", "required": True},
+        "namespace": {"type": "str", "default": "default"},
+    })
     try:
         checks = expand_permissions(module.params["permissions"], module.params["namespace"])
     except PermissionSpecError as err:

@@ -113,19 +113,7 @@ msg:
   returned: always
 """
 
-import copy
-import traceback
-
-from ansible.module_utils.basic import missing_required_lib
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-except ImportError:
-    KUBERNETES_CORE_ERROR = traceback.format_exc()
-else:
-    KUBERNETES_CORE_ERROR = None
-
+from ansible.module_utils.kube_module import k8s_module
 from ansible.module_utils.rollout_kube import (
     CONTROLLERREVISIONS,
     REPLICASETS,
@@ -138,22 +126,12 @@ from ansible.module_utils.rollout_targets import KINDS
 
 
 def main():
-    if KUBERNETES_CORE_ERROR:
-        from ansible.module_utils.basic import AnsibleModule
-
-        AnsibleModule(argument_spec={}, bypass_checks=True).fail_json(
-            msg=missing_required_lib("kubernetes.core collection"), exception=KUBERNETES_CORE_ERROR)
-    module = AnsibleK8SModule(
-        argument_spec={
-            **copy.deepcopy(AUTH_ARG_SPEC),
-            "kind": {"type": "str", "choices": ["Deployment", "StatefulSet", "DaemonSet"], "default": "Deployment"},
-            "name": {"type": "str", "required": True},
-            "namespace": {"type": "str", "default": "default"},
-            "to_revision": {"type": "int", "default": 0},
-        },
-        supports_check_mode=True,
-        check_pyyaml=False,
-    )
+    module = k8s_module({
+        "kind": {"type": "str", "choices": ["Deployment", "StatefulSet", "DaemonSet"], "default": "Deployment"},
+        "name": {"type": "str", "required": True},
+        "namespace": {"type": "str", "default": "default"},
+        "to_revision": {"type": "int", "default": 0},
+    })
     kind, name, namespace = module.params["kind"], module.params["name"], module.params["namespace"]
     to_revision = module.params["to_revision"]
     if to_revision < 0:

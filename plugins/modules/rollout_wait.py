@@ -248,19 +248,7 @@ targets:
       returned: when a rollback was attempted
 """
 
-import copy
-import traceback
-
-from ansible.module_utils.basic import missing_required_lib
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
-except ImportError:
-    KUBERNETES_CORE_ERROR = traceback.format_exc()
-else:
-    KUBERNETES_CORE_ERROR = None
-
+from ansible.module_utils.kube_module import k8s_module
 from ansible.module_utils.rollout_kube import ApiError, connect
 from ansible.module_utils.rollout_targets import (
     DEFAULT_SELECTOR_KINDS,
@@ -303,17 +291,7 @@ def _check_numbers(params: dict) -> None:
 
 
 def main():
-    if KUBERNETES_CORE_ERROR:
-        from ansible.module_utils.basic import AnsibleModule
-
-        AnsibleModule(argument_spec={}, bypass_checks=True).fail_json(
-            msg=missing_required_lib("kubernetes.core collection"), exception=KUBERNETES_CORE_ERROR)
-    module = AnsibleK8SModule(
-        argument_spec={**copy.deepcopy(AUTH_ARG_SPEC), **OPTIONS_SPEC},
-        required_one_of=[("targets", "selector")],
-        supports_check_mode=True,
-        check_pyyaml=False,
-    )
+    module = k8s_module(OPTIONS_SPEC, required_one_of=[("targets", "selector")])
     params = module.params
     try:
         _check_numbers(params)

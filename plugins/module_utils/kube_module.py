@@ -1,0 +1,28 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A module built as kubernetes.core builds its own: its connection options with their K8S_AUTH_*
+fallbacks, and a failure that says so when the collection is missing."""
+
+from __future__ import annotations
+
+import copy
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+except ImportError:
+    KUBERNETES_CORE_ERROR = traceback.format_exc()
+else:
+    KUBERNETES_CORE_ERROR = None
+
+
+def k8s_module(argument_spec: dict, **options):
+    """An AnsibleK8SModule with kubernetes.core's connection options added to `argument_spec`;
+    check mode is supported by every module of ours."""
+    if KUBERNETES_CORE_ERROR:
+        AnsibleModule(argument_spec={}, bypass_checks=True).fail_json(
+            msg=missing_required_lib("kubernetes.core collection"), exception=KUBERNETES_CORE_ERROR)
+    return AnsibleK8SModule(argument_spec={**copy.deepcopy(AUTH_ARG_SPEC), **argument_spec},
+                            supports_check_mode=True, check_pyyaml=False, **options)
