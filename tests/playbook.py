@@ -49,6 +49,17 @@ class PlaybookRun:
         raise KeyError(f"no task printed {name}")
 
 
+def playbook_environment(overrides: dict[str, str | None]) -> dict[str, str]:
+    """The test's environment with `overrides`; a None value removes the variable."""
+    env = dict(os.environ)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
 def run_playbook(playbook: str, extra_vars: dict[str, Any] | None = None, *options: str,
                  inventory: str = "inventory/sandbox",
                  environment: dict[str, str | None] | None = None) -> PlaybookRun:
@@ -56,12 +67,8 @@ def run_playbook(playbook: str, extra_vars: dict[str, Any] | None = None, *optio
 
     `environment` overrides the test's environment; a None value removes the variable.
     """
-    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_FORCE_COLOR": "0"}
-    for name, value in (environment or {}).items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
+    env = playbook_environment({"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_FORCE_COLOR": "0",
+                                **(environment or {})})
     with tempfile.NamedTemporaryFile("w", suffix=".json") as variables:
         json.dump(extra_vars or {}, variables)
         variables.flush()

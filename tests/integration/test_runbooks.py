@@ -9,7 +9,6 @@ state the next one expects.
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,7 +18,7 @@ import yaml
 from kubernetes import client
 
 from kubewait import wait_for
-from playbook import REPO, PlaybookRun, run_playbook
+from playbook import REPO, PlaybookRun, playbook_environment, run_playbook
 
 FAULT = "sandbox.slipway.dev/fault"
 
@@ -278,7 +277,7 @@ def test_purge_removes_them_and_says_nothing_secret(app: dict, core: client.Core
     password = base64.b64decode(core.read_namespaced_secret("mongodb", namespace).data["password.txt"]).decode()
     variables = Path(REPO) / f".pytest-{namespace}-vars.yml"
     variables.write_text(yaml.safe_dump({**app["vars"], "app_ops_purge": True}))
-    environment = {k: v for k, v in {**os.environ, **app["env"]}.items() if v is not None}
+    environment = playbook_environment(app["env"])
     try:
         purged = subprocess.run(
             [str(Path(REPO) / ".venv" / "bin" / "ansible-playbook"), "playbooks/teardown.yml", "-vvv",
