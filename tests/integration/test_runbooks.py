@@ -72,6 +72,13 @@ def running_pods(core: client.CoreV1Api, namespace: str, component: str) -> set[
     return {p.metadata.name for p in pods if not p.metadata.deletion_timestamp}
 
 
+def test_granting_again_changes_nothing_and_keeps_the_deploys_labels(app: dict, core: client.CoreV1Api) -> None:
+    again = run_playbook("playbooks/deployer-rbac.yml", {"slipway_app_namespace": app["namespace"]})
+    assert again.returncode == 0 and again.changed == 0
+    labels = core.read_namespace(app["namespace"]).metadata.labels
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
 def test_drift_passes_on_a_fresh_deploy(app: dict) -> None:
     checked = runbook(app, "drift")
     assert checked.returncode == 0, failure_messages(checked)
