@@ -17,7 +17,8 @@ def stale_image_tags(images: list[dict], current: list[str], keep: int) -> list[
     """The tags to remove: per repository of `current`, those beyond the newest `keep`.
 
     `images` are as community.docker.docker_host_info lists them (RepoTags, Created); a
-    reference in `current` (just built) always stays, whatever its age.
+    reference in `current` always stays, whatever its age, and counts among those kept even
+    when the listing was taken before it was built.
     """
     if int(keep) < 1:
         raise ValueError("keep must be at least 1: the image just built always stays")
@@ -31,7 +32,7 @@ def stale_image_tags(images: list[dict], current: list[str], keep: int) -> list[
             for tag in image.get("RepoTags") or []
             if split_reference(tag)[0] == repository
         ]
-        kept = [tag for tag in tags if tag in current_set]
+        kept = [reference for reference in current_set if split_reference(reference)[0] == repository]
         for tag in tags:
             if tag in current_set:
                 continue
@@ -42,6 +43,13 @@ def stale_image_tags(images: list[dict], current: list[str], keep: int) -> list[
     return stale
 
 
+def unbuilt_images(references: dict[str, str], images: list[dict]) -> list[str]:
+    """The names in `references` (name -> image reference) whose reference no image has yet:
+    the ones to build. `images` are as community.docker.docker_host_info lists them."""
+    existing = {tag for image in images for tag in image.get("RepoTags") or []}
+    return [name for name, reference in references.items() if reference not in existing]
+
+
 class FilterModule:
     def filters(self):
-        return {"stale_image_tags": stale_image_tags}
+        return {"stale_image_tags": stale_image_tags, "unbuilt_images": unbuilt_images}

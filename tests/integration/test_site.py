@@ -88,7 +88,7 @@ def test_check_mode_reports_a_change_and_makes_none(app: dict, apps: client.Apps
     checked = deploy(app, "--check", "--diff",
                      slipway_app_components=components_with(backend={"env": {"LOG_LEVEL": "DEBUG"}}))
     assert checked.returncode == 0, checked.stderr
-    applied = checked.results("Apply the Deployments and their Services")
+    applied = checked.results("Apply the Deployments, their Services, the Ingress and the HPAs")
     assert applied and applied[0]["changed"] is True
     after = apps.read_namespaced_deployment("backend", app["namespace"])
     assert after.metadata.resource_version == before.metadata.resource_version

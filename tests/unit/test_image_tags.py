@@ -35,6 +35,17 @@ def test_the_current_tag_stays_even_when_it_is_old() -> None:
     assert stale == ["slipway/backend:c", "slipway/backend:c2", "slipway/backend:b"]
 
 
+def test_a_current_tag_missing_from_the_listing_counts_as_kept() -> None:
+    # The listing is taken before the build: the image just built is not in it yet.
+    assert stale_image_tags(IMAGES, ["slipway/backend:new"], 3) == ["slipway/backend:c2", "slipway/backend:b", "slipway/backend:a"]
+
+
+def test_only_the_references_no_image_has_are_built() -> None:
+    references = {"backend": "slipway/backend:c2", "frontend": "slipway/frontend:b", "worker": "slipway/backend:d"}
+    assert image_tags.unbuilt_images(references, IMAGES) == ["frontend"]
+    assert image_tags.unbuilt_images(references, []) == ["backend", "frontend", "worker"]
+
+
 def test_other_repositories_are_left_alone() -> None:
     stale = stale_image_tags(IMAGES, ["slipway/backend:d"], 1)
     assert not any(tag.startswith(("slipway/frontend", "registry.local")) for tag in stale)
