@@ -5,6 +5,7 @@ fallbacks, and a failure that says so when the collection is missing."""
 from __future__ import annotations
 
 import copy
+import gc
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -18,11 +19,26 @@ else:
     KUBERNETES_CORE_ERROR = None
 
 
+class _K8sModule(AnsibleK8SModule if KUBERNETES_CORE_ERROR is None else object):
+    """Returns as soon as its result is printed. Python's teardown of the kubernetes client's
+    objects took 55-60 ms after that (measured here); frozen objects are not collected at exit
+    and are left to the operating system, which frees the process in a few ms. rollout_wait
+    returns that much sooner after a rollout completes."""
+
+    def exit_json(self, *args, **kwargs):
+        gc.freeze()
+        super().exit_json(*args, **kwargs)
+
+    def fail_json(self, *args, **kwargs):
+        gc.freeze()
+        super().fail_json(*args, **kwargs)
+
+
 def k8s_module(argument_spec: dict, **options):
     """An AnsibleK8SModule with kubernetes.core's connection options added to `argument_spec`;
     check mode is supported by every module of ours."""
     if KUBERNETES_CORE_ERROR:
         AnsibleModule(argument_spec={}, bypass_checks=True).fail_json(
             msg=missing_required_lib("kubernetes.core collection"), exception=KUBERNETES_CORE_ERROR)
-    return AnsibleK8SModule(argument_spec={**copy.deepcopy(AUTH_ARG_SPEC), **argument_spec},
+    return _K8sModule(argument_spec={**copy.deepcopy(AUTH_ARG_SPEC), **argument_spec},
                             supports_check_mode=True, check_pyyaml=False, **options)

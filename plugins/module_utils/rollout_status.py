@@ -45,6 +45,46 @@ class Objects:
     controllerrevisions: list = field(default_factory=list)
 
 
+class ObjectIndex:
+    """A namespace's objects grouped by their controller, and its events by what they are about.
+
+    Built once per look at a namespace, it gives each workload its own ReplicaSets,
+    ControllerRevisions and pods and the events about them, in their original order: all that
+    the decisions read. Deciding on N workloads then costs O(objects), not O(N x objects),
+    which made rollout_wait return seconds late on 200 Deployments of 4,000 pods in all.
+    """
+
+    _OWNED = ("replicasets", "controllerrevisions", "pods")
+
+    def __init__(self, objects: Objects):
+        self._owned: dict[str, dict[str, list]] = {}
+        for kind in self._OWNED:
+            for position, obj in enumerate(getattr(objects, kind)):
+                owner = controller_uid(obj)
+                if owner:
+                    self._owned.setdefault(owner, {}).setdefault(kind, []).append((position, obj))
+        self._events: dict[str | None, list] = {}
+        for position, event in enumerate(objects.events):
+            about = (event.get("involvedObject") or {}).get("uid")
+            self._events.setdefault(about, []).append((position, event))
+
+    def _children(self, owner: dict, kind: str) -> list:
+        return (self._owned.get(uid(owner)) or {}).get(kind, [])
+
+    def related(self, workload: dict) -> Objects:
+        replicasets = self._children(workload, "replicasets")
+        revisions = self._children(workload, "controllerrevisions")
+        pods = self._children(workload, "pods") + [
+            pair for _, rs in replicasets for pair in self._children(rs, "pods")]
+        about = dict.fromkeys(uid(obj) for _, obj in [(0, workload), *replicasets, *revisions, *pods])
+        events = [pair for key in about for pair in self._events.get(key, [])]
+
+        def in_order(pairs: list) -> list:
+            return [obj for _, obj in sorted(pairs, key=lambda pair: pair[0])]
+        return Objects(pods=in_order(pods), events=in_order(events), replicasets=in_order(replicasets),
+                       controllerrevisions=in_order(revisions))
+
+
 @dataclass
 class PodProblem:
     """Why one new pod is not ready; `fatal` when waiting longer cannot help."""
@@ -140,6 +180,13 @@ def controller_kind(obj: dict) -> str | None:
     for ref in _meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):
             return ref.get("kind")
+    return None
+
+
+def controller_uid(obj: dict) -> str | None:
+    for ref in _meta(obj).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref.get("uid")
     return None
 
 

@@ -35,6 +35,7 @@ from ansible.module_utils.rollout_status import (
     NOT_WAITED,
     PROGRESSING,
     TIMED_OUT,
+    ObjectIndex,
     Objects,
     Verdict,
     at_timeout,
@@ -117,6 +118,9 @@ class Waiter:
         self._informers: dict[tuple, Informer] = {}
         self._warnings: list[str] = []
         self._unmatched: list[dict] = []
+        # What the informers held when the loop last woke, indexed once for all targets.
+        self._indexes: dict[str, ObjectIndex] = {}
+        self._named: dict[tuple, dict] = {}
         # Events only enrich the diagnosis: a service account that may not read them can
         # still wait, so a denial there becomes a warning instead of an error.
         self._optional = set()
@@ -149,6 +153,7 @@ class Waiter:
             except ApiError as err:
                 self._fail_or_warn(key, err)
         self._expand_selectors(final=True)
+        self._forget_indexes()
         outcome = Outcome()
         now = self._utcnow()
         for track in self._tracks:
@@ -156,7 +161,7 @@ class Waiter:
             if workload is None:
                 track.result = self._missing(track)
                 continue
-            verdict = evaluate(track.target.kind, workload, self._objects(track.target.namespace),
+            verdict = evaluate(track.target.kind, workload, self._related(track.target.namespace, workload),
                                now, self._options.restart_threshold)
             track.result = self._result(track, verdict, self._logs(track, verdict))
         outcome.results = [t.result for t in self._tracks] + self._unmatched
@@ -216,11 +221,21 @@ class Waiter:
                        replicasets=self._items("replicasets", namespace),
                        controllerrevisions=self._items("controllerrevisions", namespace))
 
+    def _forget_indexes(self) -> None:
+        self._indexes.clear()
+        self._named.clear()
+
+    def _related(self, namespace: str, workload: dict) -> Objects:
+        """The objects `workload`'s rollout depends on, from the index of its namespace."""
+        if namespace not in self._indexes:
+            self._indexes[namespace] = ObjectIndex(self._objects(namespace))
+        return self._indexes[namespace].related(workload)
+
     def _workload(self, target: Target) -> dict | None:
-        for obj in self._items(KINDS[target.kind][1], target.namespace):
-            if obj["metadata"]["name"] == target.name:
-                return obj
-        return None
+        key = (KINDS[target.kind][1], target.namespace)
+        if key not in self._named:
+            self._named[key] = {obj["metadata"]["name"]: obj for obj in self._items(*key)}
+        return self._named[key].get(target.name)
 
     def _expand_selectors(self, final: bool) -> bool:
         """Add the workloads selectors match (they join as they appear); True while a selector
@@ -259,6 +274,7 @@ class Waiter:
         while True:
             self._changed.clear()
             self._check_informers()
+            self._forget_indexes()
             selector_grace = self._expand_selectors(final=False)
             now, utcnow = self._monotonic(), self._utcnow()
             for track in [t for t in self._tracks if t.result is None]:
@@ -283,7 +299,7 @@ class Waiter:
             else:
                 track.result = self._missing(track)
             return False
-        objects = self._objects(target.namespace)
+        objects = self._related(target.namespace, workload)
         if track.stuck_pods and _observed_generation(workload) >= track.min_generation:
             self._delete_stuck_pods(track)
         if workload["metadata"].get("generation", 0) < track.min_generation:

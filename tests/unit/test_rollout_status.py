@@ -13,6 +13,7 @@ from ansible.module_utils.rollout_status import (
     NOT_WAITED,
     PROGRESSING,
     TIMED_OUT,
+    ObjectIndex,
     Objects,
     at_timeout,
     evaluate,
@@ -601,3 +602,30 @@ def test_replicaset_failed_create():
         "message": 'pods "cache-x" is forbidden: exceeded quota: shop-quota'}]
     verdict = decide(fx)
     assert (verdict.state, verdict.reason) == (FAILED, "FailedCreate")
+
+
+FIXTURE_NAMES = sorted(path.stem for path in FIXTURES.glob("*.yml") if path.stem != "pod_states")
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_the_index_gives_each_workload_all_it_is_decided_on(name: str) -> None:
+    fx = load(name)
+    whole = decide(fx)
+    related = ObjectIndex(objects(fx)).related(fx["workload"])
+    assert evaluate(fx["kind"], fx["workload"], related, NOW) == whole
+    assert at_timeout(whole, related, 60) == at_timeout(whole, objects(fx), 60)
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_the_index_leaves_out_other_workloads_objects(name: str) -> None:
+    fx = load(name)
+    others = [load(other) for other in FIXTURE_NAMES if other != name]
+    merged = Objects(*([item for f in [fx, *others] for item in f[key]]
+                       for key in ("pods", "events", "replicasets", "controllerrevisions")))
+    related = ObjectIndex(merged).related(fx["workload"])
+    assert evaluate(fx["kind"], fx["workload"], related, NOW) == decide(fx)
+    for key in ("pods", "replicasets", "controllerrevisions"):
+        theirs = {item["metadata"]["uid"] for f in others for item in f[key]}
+        assert not theirs & {item["metadata"]["uid"] for item in getattr(related, key)}
+    # In the namespace's order, and nothing of this workload left out.
+    assert related.pods == [p for p in fx["pods"] if p in related.pods]
