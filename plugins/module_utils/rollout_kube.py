@@ -84,6 +84,9 @@ PODS = ResourceType("/api/v1", "pods")
 EVENTS = ResourceType("/api/v1", "events")
 REPLICASETS = ResourceType("/apis/apps/v1", "replicasets")
 CONTROLLERREVISIONS = ResourceType("/apis/apps/v1", "controllerrevisions")
+# Objects read only for what they say of a workload's rollout: who last wrote which field is
+# never read from them (it is from the workloads), and on pods it is a third of the object.
+WITHOUT_MANAGED_FIELDS = (PODS, EVENTS, REPLICASETS, CONTROLLERREVISIONS)
 
 
 def _status_message(raw) -> str:
@@ -280,7 +283,7 @@ class Informer:
         """List once; the whole copy is replaced, as objects may have gone while unwatched."""
         items, version = self._api.list(self.rtype, self.namespace)
         with self._lock:
-            self._items = {item["metadata"]["uid"]: item for item in items}
+            self._items = {item["metadata"]["uid"]: self._kept(item) for item in items}
         self._version = version
         self.synced.set()
         self._on_change()
@@ -342,8 +345,13 @@ class Informer:
             if kind == "DELETED":
                 self._items.pop(meta.get("uid"), None)
             else:
-                self._items[meta.get("uid")] = obj
+                self._items[meta.get("uid")] = self._kept(obj)
         self._on_change()
+
+    def _kept(self, obj: dict) -> dict:
+        if self.rtype in WITHOUT_MANAGED_FIELDS:
+            (obj.get("metadata") or {}).pop("managedFields", None)
+        return obj
 
     def _give_up(self, err: ApiError) -> None:
         self.fatal = err

@@ -237,6 +237,23 @@ def test_list_then_watch_from_the_listed_version():
     assert informer.synced.is_set() and informer.fatal is None
 
 
+def test_pods_are_kept_without_their_managed_fields_and_workloads_with_them():
+    def managed(item):
+        item["metadata"]["managedFields"] = [{"manager": "kubectl", "time": "2025-05-06T10:00:00Z"}]
+        return item
+
+    listed = ([managed(obj("a", "3"))], "10")
+    watched = [{"type": "MODIFIED", "object": managed(obj("a", "11"))}]
+    pods, _, _, _ = run(ScriptedApi(lists=[listed], watches=[watched]))
+    assert [o["metadata"].get("managedFields") for o in pods.items()] == [None]
+
+    deployments = Informer(ScriptedApi(lists=[([managed(obj("web", "3"))], "10")], watches=[]),
+                           ResourceType("/apis/apps/v1", "deployments"), "shop", lambda: None)
+    deployments.sync()
+    # spec_changed_at reads them there.
+    assert deployments.items()[0]["metadata"]["managedFields"][0]["manager"] == "kubectl"
+
+
 def test_410_gone_in_the_stream_lists_again():
     api = ScriptedApi(
         lists=[([obj("a", "3"), obj("b", "4")], "10"), ([obj("a", "40")], "41")],
