@@ -3,8 +3,9 @@ kubernetes.core's polling wait, with the API requests each made; and rollout_wai
 while waiting on the largest rollout.
 
 For each N, an app of N components (image only, 10 replicas and a Service each, one Ingress
-rule, Redis, no MongoDB, no Jobs) is deployed by site.yml on the sandbox plus 17 fake nodes (20 in all). Then
-site.yml runs again --scale-runs times with nothing to change. Then, as often,
+rule, Redis, no MongoDB, no Jobs) is deployed by site.yml on the sandbox plus 17 fake nodes (20 in all),
+--first-deploys times into a namespace made anew each time. Then site.yml runs again
+--scale-runs times with nothing to change. Then, as often,
 every Deployment is updated at once by the bench and both waiters wait for that same rollout
 side by side, each under its own identity so the API server counts their requests apart. The
 bench watches the Deployments itself to know when the last rollout completed.
@@ -27,7 +28,7 @@ PODS_PER_NODE = 150
 CAP = 1800.0
 
 
-def measure(ctx: Context, counts: list[int], runs: int) -> list[Figure]:
+def measure(ctx: Context, counts: list[int], runs: int, first_deploys: int) -> list[Figure]:
     figures: list[Figure] = []
     namespaces = []
     ctx.cluster.create_nodes(EXTRA_NODES, PODS_PER_NODE)
@@ -36,7 +37,7 @@ def measure(ctx: Context, counts: list[int], runs: int) -> list[Figure]:
         for count in counts:
             namespace = f"bench-scale-{count}"
             namespaces.append(namespace)
-            figures += _measure_count(ctx, count, namespace, runs, memory=count == max(counts))
+            figures += _measure_count(ctx, count, namespace, runs, first_deploys, memory=count == max(counts))
             # Deleting thousands of pods takes the controllers minutes: let it run meanwhile.
             ctx.cluster.core.delete_namespace(namespace)
     finally:
@@ -48,7 +49,8 @@ def measure(ctx: Context, counts: list[int], runs: int) -> list[Figure]:
     return figures
 
 
-def _measure_count(ctx: Context, count: int, namespace: str, runs: int, memory: bool) -> list[Figure]:
+def _measure_count(ctx: Context, count: int, namespace: str, runs: int, first_deploys: int,
+                   memory: bool) -> list[Figure]:
     name = f"4 scale {count}"
     pods = count * REPLICAS
     site = Figure(name, f"site.yml first deploy, {count} components / {pods} pods", "s")
@@ -65,9 +67,7 @@ def _measure_count(ctx: Context, count: int, namespace: str, runs: int, memory: 
     theirs_requests = Figure(name, "kubernetes.core.k8s wait: API requests", "requests")
     rss = Figure("5 memory", f"rollout_wait peak RSS waiting on {pods} pods", "MiB",
                  target="(no target set)")
-    ctx.cluster.delete_namespace(namespace, timeout=CAP)
     names = [f"c{index:03d}" for index in range(count)]
-    before = ctx.slipway.requests(ctx.cluster)
     app = {
         "slipway_app_namespace": namespace, "slipway_app_name": namespace,
         "slipway_kubeconfig": str(ctx.slipway.kubeconfig), "slipway_kube_context": ctx.slipway.name,
@@ -75,14 +75,15 @@ def _measure_count(ctx: Context, count: int, namespace: str, runs: int, memory: 
                                     **({"ingress_host": n} if n == names[0] else {})} for n in names],
         "slipway_app_mongodb": {"enabled": False}, "slipway_app_jobs": [],
     }
-    run = run_playbook("site.yml", app, CAP, "Show the deployment")
-    if not run.succeeded:
-        raise RuntimeError(f"site.yml could not deploy {count} components: {run.message}")
-    site.add(run.process_exit - run.started)
-    site_requests.add(ctx.slipway.requests(ctx.cluster) - before)
-    # A first deploy needs a namespace of its own each time (deleting 2,000 pods takes minutes):
-    # it is measured once; the re-run, which applies, waits and lists as much, is repeated.
-    site.notes.append("one sample: a first deploy per component count; see the re-run row for repeated runs")
+    # Each first deploy goes into a namespace deleted and made anew (its pods all gone first).
+    for _ in range(max(first_deploys, 1)):
+        ctx.cluster.delete_namespace(namespace, timeout=CAP)
+        before = ctx.slipway.requests(ctx.cluster)
+        run = run_playbook("site.yml", app, CAP, "Show the deployment")
+        if not run.succeeded:
+            raise RuntimeError(f"site.yml could not deploy {count} components: {run.message}")
+        site.add(run.process_exit - run.started)
+        site_requests.add(ctx.slipway.requests(ctx.cluster) - before)
     for _ in range(runs):
         before = ctx.slipway.requests(ctx.cluster)
         run = run_playbook("site.yml", app, CAP, "Show the deployment")
