@@ -170,24 +170,22 @@ def is_true(cond: dict | None) -> bool:
     return bool(cond) and cond.get("status") == "True"
 
 
+def _controller_ref(obj: dict) -> dict:
+    """The owner reference of the object's controller (an object has at most one), or {}."""
+    return next((ref for ref in _meta(obj).get("ownerReferences") or [] if ref.get("controller")), {})
+
+
 def controlled_by(obj: dict, owner: dict) -> bool:
-    owner_uid = uid(owner)
-    return any(ref.get("controller") and ref.get("uid") == owner_uid
-               for ref in _meta(obj).get("ownerReferences") or [])
+    ref = _controller_ref(obj)
+    return bool(ref) and ref.get("uid") == uid(owner)
 
 
 def controller_kind(obj: dict) -> str | None:
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref.get("kind")
-    return None
+    return _controller_ref(obj).get("kind")
 
 
 def controller_uid(obj: dict) -> str | None:
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref.get("uid")
-    return None
+    return _controller_ref(obj).get("uid")
 
 
 def is_terminating(obj: dict) -> bool:
