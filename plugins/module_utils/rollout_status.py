@@ -11,6 +11,7 @@ a rollout, and a pod that is merely slow is not a failure.
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field, replace
 
 COMPLETE = "complete"
@@ -21,6 +22,13 @@ TIMED_OUT = "timed_out"
 NOT_WAITED = "not_waited"
 
 IMAGE_REASONS = ("ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull", "InvalidImageName")
+# Reasons the kubelet gives a container that stopped by failing; a non-zero exit code says so too.
+CRASH_REASONS = ("Error", "OOMKilled", "ContainerCannotRun", "StartError", "DeadlineExceeded")
+# How the kubelet's event starts when it holds a failed container's restart back (its reason,
+# BackOff, is also that of image pulls: "Back-off pulling image ..."). Newer kubelets go on
+# "<container> in pod <pod>", older ones stop there.
+RESTART_BACKOFF = "back-off restarting failed container"
+_CONTAINER_FIELD = re.compile(r"spec\.(?:initContainers|containers|ephemeralContainers)\{(.+)\}")
 # When new pods fail for different reasons, the headline names the first of these that occurs:
 # the reasons nearer the front block every pod, those further back may be specific to one.
 FAILURE_ORDER = ("Unschedulable", "CreateContainerConfigError", "InvalidImageName",
@@ -532,6 +540,99 @@ def _container_statuses(pod: dict) -> list:
     return (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
 
 
+def _restarted_after_success(pod: dict, status: dict) -> bool:
+    """Whether the kubelet restarts this container even after exit 0: the app containers of a
+    restartPolicy Always pod, and sidecars (init containers with restartPolicy Always)."""
+    name = status.get("name")
+    if any(s.get("name") == name for s in _status(pod).get("initContainerStatuses") or []):
+        # An init container is done when it exits 0, unless it is a sidecar.
+        return any(c.get("name") == name and c.get("restartPolicy") == "Always"
+                   for c in _spec(pod).get("initContainers") or [])
+    return _spec(pod).get("restartPolicy", "Always") == "Always"
+
+
+def _crashed(terminated: dict, restarted_after_success: bool) -> bool:
+    """Whether a container's run ended in failure (any end, for one meant to keep running)."""
+    exit_code = to_int(terminated.get("exitCode"))
+    return ((exit_code is not None and exit_code != 0) or terminated.get("reason") in CRASH_REASONS
+            or restarted_after_success)
+
+
+def _restart_backoffs(pod_events: list, container: str | None) -> list:
+    """The kubelet's "Back-off restarting failed container" events about this container."""
+    found = []
+    for event in pod_events:
+        message = event.get("message") or ""
+        if event.get("reason") != "BackOff" or not message.lower().startswith(RESTART_BACKOFF):
+            continue
+        field_path = (event.get("involvedObject") or {}).get("fieldPath") or ""
+        named = _CONTAINER_FIELD.fullmatch(field_path)
+        words = message[len(RESTART_BACKOFF):].split()
+        about = named.group(1) if named else (words[0] if words else None)
+        # Older kubelets name no container: such an event may be about any of the pod's.
+        if about is None or about == container:
+            found.append(event)
+    return found
+
+
+def _crash_loop(pod: dict, status: dict, restart_threshold: int,
+                pod_events: list) -> PodProblem | None:
+    """A container the kubelet keeps restarting after failures, from what a kubelet shows
+    through the whole loop, not only in the moment it says CrashLoopBackOff.
+
+    Why: `kubectl rollout status` looks at no pod and waits for the progress deadline; Argo
+    CD's pod health goes by a container's waiting reason (CrashLoopBackOff, Err...), kubedog
+    also by the kubelet's BackOff events. A real kubelet (1.36) shows the waiting reason for
+    ~100 ms before each restart; the rest of each back-off the container is terminated with
+    the failed exit, then running again for a while with that exit in lastState. What is
+    there whenever we look is the restart count, the failed runs and the BackOff events, so
+    the verdict is built from them, and one crash history gets one verdict whichever moment
+    of it the watch delivers.
+
+    The kubelet restarts a container at once after its first failure and backs off (10 s,
+    20 s, 40 s, ...) from the second on. Between runs (terminated, or waiting to be started
+    again) a container has failed restartCount + 1 times; while it runs, restartCount times.
+    - It is crash-looping from its second failure on: between runs with restartCount >= 1;
+      running again, not Ready, with restartCount >= 2 or after a BackOff event newer than
+      its last failure (the kubelet held this very restart back).
+    - It fails the rollout once it has failed more than restart_threshold times: what a
+      waiting CrashLoopBackOff with restart_threshold restarts always meant. An OOM kill in
+      a loop fails at once, as it does for a waiting container (the same limit kills again).
+    A single failure and a restart is not a loop: a container that crashed while a dependency
+    started and then becomes Ready must not fail the rollout (not even after an OOM kill:
+    killed again, it is terminated OOMKilled, which fails at once). Leaving a container that
+    runs again alone costs at most the time to its next crash: failed again it is between
+    runs for 10 s or more, in plain sight of the watch. A Ready container is fine whatever
+    its past, and a pod that Succeeded or Failed restarts nothing (a Job counts its failed
+    pods itself).
+    """
+    state = status.get("state") or {}
+    restarts = status.get("restartCount", 0)
+    # The last run that ended: the current one if it has, else the one before it.
+    ended = state.get("terminated")
+    last = ended or (status.get("lastState") or {}).get("terminated")
+    if (restarts < 1 or not last or status.get("ready")
+            or _status(pod).get("phase") in ("Succeeded", "Failed")
+            or not _crashed(last, _restarted_after_success(pod, status))):
+        return None
+    name = status.get("name")
+    failures = restarts + 1 if ended or state.get("waiting") else restarts
+    finished = parse_time(last.get("finishedAt"))
+    held_back = any(not finished or not event_time(ev) or event_time(ev) >= finished
+                    for ev in _restart_backoffs(pod_events, name))
+    if failures < 2 and not held_back:
+        return None
+    oom = last.get("reason") == "OOMKilled"
+    # The log of the run that failed: the container's own while it is terminated (`kubectl
+    # logs` shows a terminated container's log; the run before it may be garbage-collected
+    # already, the kubelet keeps one dead instance per container by default), else --previous.
+    return PodProblem(pod, "OOMKilled" if oom else "CrashLoopBackOff", container=name,
+                      exit_code=last.get("exitCode"), restarts=restarts,
+                      termination_message=last.get("message") or "",
+                      fatal=oom or failures > restart_threshold,
+                      wants_log=True, previous_log=not ended)
+
+
 def _container_problem(pod: dict, status: dict, restart_threshold: int,
                        pod_events: list) -> PodProblem | None:
     state = status.get("state") or {}
@@ -557,6 +658,9 @@ def _container_problem(pod: dict, status: dict, restart_threshold: int,
                           restarts=restarts, termination_message=last.get("message") or "",
                           fatal=oom or restarts >= restart_threshold,
                           wants_log=True, previous_log=True)
+    crash_loop = _crash_loop(pod, status, restart_threshold, pod_events)
+    if crash_loop:
+        return crash_loop
     done = state.get("terminated") or {}
     if done.get("reason") == "OOMKilled":
         return PodProblem(pod, "OOMKilled", container=name, exit_code=done.get("exitCode"),

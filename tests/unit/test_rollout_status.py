@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible.module_utils.rollout_report import LogRequest, LogTail, log_requests, message
 from ansible.module_utils.rollout_status import (
     COMPLETE,
     FAILED,
@@ -268,6 +269,226 @@ def test_multi_container_pods_name_the_container():
         statuses.insert(0, {"name": "sidecar", "ready": True, "restartCount": 0,
                             "state": {"running": {}}})
     assert decide(fx).headline == "2/2 new pods CrashLoopBackOff (container app, exit 1)"
+
+
+# --- Crash loops as a real kubelet shows them -------------------------------------------------
+# kwok shows a crash-looping container waiting in CrashLoopBackOff all the time; a real 1.36
+# kubelet only for ~100 ms before each restart, and otherwise terminated (between restarts) or
+# running again (after one), with the failed run in lastState.
+
+WEB_NEW = "web-5f9c7b6d48-x2x7p"
+
+
+def restarted_backend(*states: str) -> dict:
+    """backend() without the BackOff event recorded with its crash loop: whether the kubelet held
+    a restart back is up to the test."""
+    fx = backend(*states)
+    fx["events"] = [ev for ev in fx["events"] if ev["reason"] != "BackOff"]
+    return fx
+
+
+def test_real_kubelet_crash_loop_between_restarts_fails_fast():
+    verdict = decide(load("deployment_kubelet_crashloop"))
+    assert verdict.state == FAILED
+    assert verdict.reason == "CrashLoopBackOff"
+    assert verdict.headline == "1/1 new pods CrashLoopBackOff (exit 1)"
+    [culprit] = verdict.culprits
+    assert (culprit.pod_name, culprit.container, culprit.restarts) == (WEB_NEW, "web", 3)
+    assert culprit.wants_log
+
+
+def test_real_kubelet_crash_loop_message_ends_with_the_crash_log():
+    verdict = decide(load("deployment_kubelet_crashloop"))
+    # Dead between restarts, the container's own (current) log is that of the run that failed:
+    # the run before it may already be garbage-collected by the kubelet.
+    assert log_requests(verdict) == [LogRequest(WEB_NEW, "web", False)]
+    crash = "FATAL: could not read /etc/web/config.yaml: no such file or directory"
+    logs = [LogTail(LogRequest(WEB_NEW, "web", False), lines=("starting web 2.1.0", crash))]
+    assert message("deployment/web", verdict, logs) == (
+        f'deployment/web: 1/1 new pods CrashLoopBackOff (exit 1): "{crash}"')
+
+
+CRASH_LOOP_SAMPLES = ("kubelet_crashloop_terminated", "kubelet_crashloop_waiting",
+                      "kubelet_crashloop_running")
+
+
+@pytest.mark.parametrize("sample", CRASH_LOOP_SAMPLES)
+@pytest.mark.parametrize("threshold, state", [(2, FAILED), (3, FAILED), (4, PROGRESSING)])
+def test_a_crash_loop_has_one_verdict_whenever_it_is_sampled(sample, threshold, state):
+    fx = backend(sample, sample)  # 4 failed runs in each sample (see pod_states.yml)
+    if sample == "kubelet_crashloop_running":
+        for name in NEW_BACKEND:
+            add_event(fx, name, "restart_backoff")
+    verdict = decide(fx, restart_threshold=threshold)
+    assert verdict.state == state
+    assert [(p.reason, p.exit_code, p.fatal) for p in verdict.problems] == [
+        ("CrashLoopBackOff", 1, state == FAILED)] * 2
+    if state == FAILED:
+        assert verdict.headline == "2/2 new pods CrashLoopBackOff (exit 1)"
+
+
+@pytest.mark.parametrize("sample, previous", [
+    ("kubelet_crashloop_terminated", False),
+    ("kubelet_crashloop_waiting", True),
+    ("kubelet_crashloop_running", True),
+])
+def test_the_log_asked_for_is_that_of_the_run_that_failed(sample, previous):
+    verdict = decide(backend(sample, sample))
+    assert log_requests(verdict) == [LogRequest(name, "app", previous) for name in NEW_BACKEND]
+
+
+def test_waiting_to_be_started_again_counts_the_run_that_ended():
+    fx = restarted_backend("kubelet_crashloop_running", "kubelet_crashloop_running")
+    for name in NEW_BACKEND:  # 4 failed runs, its 5th failed to start
+        status = pod(fx, name)["status"]["containerStatuses"][0]
+        status.update(restartCount=3, started=False,
+                      state={"waiting": {"reason": "RunContainerError", "message": "context deadline exceeded"}})
+    assert decide(fx, restart_threshold=3).state == FAILED
+    assert decide(fx, restart_threshold=4).state == PROGRESSING
+
+
+def test_running_again_after_back_offs_is_a_crash_loop_without_events_too():
+    # Events are optional (RBAC may deny them); 4 restarts say the kubelet backed off.
+    verdict = decide(restarted_backend("kubelet_crashloop_running", "kubelet_crashloop_running"))
+    assert verdict.headline == "2/2 new pods CrashLoopBackOff (exit 1)"
+
+
+def test_running_again_after_oom_with_a_back_off_event_fails():
+    fx = restarted_backend("kubelet_restarted_after_oom", "running_ready")
+    add_event(fx, NEW_BACKEND[0], "restart_backoff", count=2,
+              firstTimestamp="2025-05-06T10:00:08Z", lastTimestamp="2025-05-06T10:00:17Z")
+    verdict = decide(fx)
+    assert verdict.state == FAILED
+    assert verdict.reason == "OOMKilled"
+    assert verdict.headline == "1/2 new pods OOMKilled (exit 137)"
+    # Running again: the killed run is the previous container.
+    assert log_requests(verdict) == [LogRequest(NEW_BACKEND[0], "app", True)]
+
+
+def test_one_oom_kill_and_a_restart_at_once_is_not_yet_a_failure():
+    # Killed again, it is terminated OOMKilled, which fails at once.
+    verdict = decide(restarted_backend("kubelet_restarted_after_oom", "running_ready"))
+    assert verdict.state == PROGRESSING
+    assert verdict.problems == []
+
+
+@pytest.mark.parametrize("state", ["kubelet_restarted_not_ready", "kubelet_one_restart_then_ready"])
+def test_real_kubelet_single_restart_is_not_a_failure(state):
+    verdict = decide(restarted_backend(state, state))
+    assert verdict.state == PROGRESSING
+    assert verdict.problems == []
+
+
+def test_real_kubelet_single_restart_then_ready_completes():
+    fx = backend("kubelet_one_restart_then_ready", "kubelet_one_restart_then_ready")
+    fx["workload"]["status"].update(replicas=2, updatedReplicas=2, availableReplicas=2)
+    assert decide(fx).state == COMPLETE
+
+
+def test_back_off_event_before_the_last_failure_is_no_evidence():
+    fx = restarted_backend("kubelet_restarted_not_ready", "kubelet_restarted_not_ready")
+    # About an earlier restart than the one after the failure at 10:00:13.
+    add_event(fx, NEW_BACKEND[0], "restart_backoff", count=1,
+              firstTimestamp="2025-05-06T10:00:12Z", lastTimestamp="2025-05-06T10:00:12Z")
+    assert decide(fx).problems == []
+    # The kubelet held back the restart after it: a loop, below the threshold so far.
+    add_event(fx, NEW_BACKEND[1], "restart_backoff", metadata={"name": "held-back"}, count=1,
+              firstTimestamp="2025-05-06T10:00:13Z", lastTimestamp="2025-05-06T10:00:13Z")
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    assert [(p.pod_name, p.reason, p.fatal) for p in verdict.problems] == [
+        (NEW_BACKEND[1], "CrashLoopBackOff", False)]
+    timed_out = at_timeout(verdict, objects(fx), 300)
+    assert timed_out.headline == "timed out after 300s: 1/2 new pods CrashLoopBackOff (exit 1, 1 restart)"
+
+
+def test_back_off_event_is_about_the_container_it_names():
+    fx = restarted_backend("kubelet_restarted_after_oom", "running_ready")
+    statuses = pod(fx, NEW_BACKEND[0])["status"]["containerStatuses"]
+    statuses.insert(0, {"name": "sidecar", "ready": True, "restartCount": 0, "state": {"running": {}}})
+    event = add_event(fx, NEW_BACKEND[0], "restart_backoff", count=2,
+                      message="Back-off restarting failed container sidecar in pod x",
+                      firstTimestamp="2025-05-06T10:00:08Z", lastTimestamp="2025-05-06T10:00:17Z")
+    assert decide(fx).state == PROGRESSING
+    event["message"] = "Back-off restarting failed container"  # older kubelets name none...
+    event["involvedObject"]["fieldPath"] = "spec.containers{app}"  # ...but the field path does
+    assert decide(fx).headline == "1/2 new pods OOMKilled (container app, exit 137)"
+
+
+def test_image_pull_back_off_event_is_no_crash_evidence():
+    fx = restarted_backend("kubelet_restarted_after_oom", "running_ready")
+    add_event(fx, NEW_BACKEND[0], "image_pull_backoff")
+    assert decide(fx).state == PROGRESSING
+
+
+def test_real_kubelet_crash_loop_below_the_threshold_is_named_at_the_timeout():
+    fx = backend("kubelet_crashloop_terminated", "kubelet_crashloop_terminated")
+    timed_out = at_timeout(decide(fx, restart_threshold=10), objects(fx), 120)
+    assert timed_out.reason == "CrashLoopBackOff"
+    assert timed_out.headline == ("timed out after 120s: 2/2 new pods CrashLoopBackOff "
+                                  "(exit 1, 3 restarts)")
+
+
+def test_old_revision_pods_crashing_between_restarts_is_not_a_failure():
+    fx = backend("container_creating", "container_creating")
+    set_state(fx, OLD_BACKEND, "kubelet_crashloop_terminated")
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    assert verdict.problems == []
+
+
+def test_container_that_keeps_exiting_zero_is_a_crash_loop():
+    verdict = decide(backend("kubelet_exits_zero_in_a_loop", "running_ready"))
+    assert verdict.headline == "1/2 new pods CrashLoopBackOff (exit 0)"
+
+
+def test_real_kubelet_init_container_crash_loop_fails():
+    verdict = decide(backend("kubelet_init_crashloop", "running_ready"))
+    assert verdict.state == FAILED
+    assert verdict.headline == "1/2 new pods CrashLoopBackOff (container migrate, exit 1)"
+    assert verdict.culprits[0].termination_message == 'relation "orders" already exists\n'
+    assert log_requests(verdict) == [LogRequest(NEW_BACKEND[0], "migrate", False)]
+
+
+def test_init_container_that_failed_once_then_completed_is_not_a_failure():
+    verdict = decide(backend("kubelet_init_recovered", "running_ready"))
+    assert verdict.problems == []
+
+
+def test_init_container_exit_zero_is_its_success_even_after_restarts():
+    fx = backend("kubelet_init_recovered", "running_ready")
+    init = pod(fx, NEW_BACKEND[0])["status"]["initContainerStatuses"][0]
+    init.update(ready=False, restartCount=2)
+    assert decide(fx).problems == []
+
+
+def test_sidecar_that_keeps_exiting_zero_is_a_crash_loop():
+    fx = backend("kubelet_init_recovered", "running_ready")
+    target = pod(fx, NEW_BACKEND[0])
+    target["spec"]["initContainers"] = [{"name": "migrate", "restartPolicy": "Always"}]
+    target["status"]["initContainerStatuses"][0].update(ready=False, restartCount=2)
+    assert decide(fx).headline == "1/2 new pods CrashLoopBackOff (container migrate, exit 0)"
+
+
+def test_statefulset_new_pod_crashing_between_restarts_fails():
+    fx = statefulset(readyReplicas=2)
+    set_state(fx, "db-2", "kubelet_crashloop_terminated")
+    assert decide(fx).headline == "1/1 new pods CrashLoopBackOff (exit 1)"
+
+
+def test_job_pod_restarted_in_place_crash_loop_fails():
+    fx = load("job_running")  # restartPolicy OnFailure: the kubelet restarts the container
+    set_state(fx, "report-8sx2l", "kubelet_crashloop_terminated")
+    assert decide(fx).headline == "1/1 new pods CrashLoopBackOff (exit 1)"
+
+
+def test_job_pod_that_failed_for_good_is_left_to_the_job():
+    fx = load("job_running")
+    set_state(fx, "report-8sx2l", "kubelet_crashloop_terminated")
+    pod(fx, "report-8sx2l")["status"]["phase"] = "Failed"  # nothing restarts in it any more
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    assert verdict.problems == []
 
 
 # --- Unschedulable ------------------------------------------------------------------------------
