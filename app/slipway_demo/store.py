@@ -67,13 +67,16 @@ class MongoCardStore:
 
     def upsert(self, slug: str, title: str, markdown: str) -> Card:
         with _mongo_errors():
-            return self._cards.find_one_and_update(
+            card = self._cards.find_one_and_update(
                 {"slug": slug},
                 {"$set": {"title": title, "markdown": markdown}},
-                projection={"_id": False},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
+        # Dropped here rather than by a projection: FerretDB, MongoDB's stand-in on the
+        # sandbox, does not implement findAndModify's `fields`.
+        card.pop("_id", None)
+        return card
 
     def set_html(self, slug: str, markdown: str, html: str) -> bool:
         # Matching on the markdown too keeps a slow render from overwriting the HTML of

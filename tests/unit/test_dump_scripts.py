@@ -1,24 +1,29 @@
-"""The backup and restore scripts the dump Jobs run, run here with bash against a stand-in for
-mongodump/mongorestore (the sandbox's simulated nodes run no container): naming, retention,
-failure safety and that the password never reaches a command line."""
+"""The backup and restore scripts the dump Jobs run, run here with bash: against a recording fake
+mongodump/mongorestore (naming, retention, failure safety, that the password never reaches a
+command line), and end to end with the sandbox's stand-in tools (sandbox/images/mongo-tools)
+against a real FerretDB (tests/ferretdb.py), the fake still recording what they were given."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from ferretdb import FerretDB, snapshot
 
 FILES = Path(__file__).resolve().parents[2] / "roles" / "app_ops" / "files"
 PASSWORD = "s3cretPassw0rd"
 
-# Records its arguments, then writes an "archive" or fails as told.
+# Records its arguments and config file, then fails as told, runs the tool of its name in
+# $REAL_TOOLS, or writes an "archive".
 STAND_IN = """#!/bin/bash
 printf '%s\\n' "$@" > "$CALLS/$(basename "$0").args"
-if [ -n "${FAIL:-}" ]; then echo "Failed: connection refused" >&2; exit 1; fi
-for arg; do case "$arg" in --archive=*) [ "$(basename "$0")" = mongodump ] && echo dump > "${arg#--archive=}";; esac; done
 for arg; do case "$arg" in --config=*) cp "${arg#--config=}" "$CALLS/$(basename "$0").config";; esac; done
+if [ -n "${FAIL:-}" ]; then echo "Failed: connection refused" >&2; exit 1; fi
+if [ -n "${REAL_TOOLS:-}" ]; then exec "$REAL_TOOLS/$(basename "$0")" "$@"; fi
+for arg; do case "$arg" in --archive=*) [ "$(basename "$0")" = mongodump ] && echo dump > "${arg#--archive=}";; esac; done
 """
 
 
@@ -112,3 +117,60 @@ def test_restore_of_a_missing_dump_lists_those_there(sandbox: dict) -> None:
     assert "no dump 'mongodb-20261101-030000.archive.gz'" in refused.stderr
     assert "mongodb-20261122-030000.archive.gz" in refused.stderr
     assert not (sandbox["calls"] / "mongorestore.args").exists()
+
+
+# --- end to end: the sandbox's stand-in tools against FerretDB ---------------------------------
+
+@pytest.fixture
+def against_ferretdb(sandbox: dict, ferretdb: FerretDB, mongo_tools: Path, tmp_path: Path) -> dict:
+    """The scripts' environment pointed at the FerretDB, the fake recording in front of the tools."""
+    secret = tmp_path / "ferretdb-password.txt"
+    secret.write_text(ferretdb.password)
+    # The tools' folder also gives them their python3 (this interpreter, with pymongo).
+    path = f"{sandbox['env']['PATH'].split(':', 1)[0]}:{mongo_tools}:{os.environ['PATH']}"
+    sandbox["env"].update({"PATH": path, "REAL_TOOLS": str(mongo_tools), "MONGODB_HOST": ferretdb.host,
+                           "MONGODB_PORT": str(ferretdb.port), "MONGODB_USERNAME": ferretdb.username,
+                           "MONGODB_PASSWORD_FILE": str(secret)})
+    return sandbox
+
+
+def test_backup_then_restore_end_to_end(against_ferretdb: dict, mongo, ferretdb: FerretDB) -> None:
+    mongo.core.cards.insert_many([{"slug": f"card-{i}", "title": f"Card {i}"} for i in range(20)])
+    mongo.core.cards.create_index("slug", unique=True, name="slug_unique")
+    mongo.core.jobs.insert_one({"state": "new"})
+    mongo.other.things.insert_many([{"_id": i} for i in range(3)])
+    before = snapshot(mongo)
+
+    done = run("mongodb-backup.sh", against_ferretdb, DUMP_NAME="mongodb-20261127-030000.archive.gz")
+    assert done.returncode == 0, done.stderr
+    dump = against_ferretdb["backups"] / "mongodb-20261127-030000.archive.gz"
+    assert dumps(against_ferretdb) == [dump.name]  # and no partial file
+    assert gzip.decompress(dump.read_bytes())[:4] == bytes.fromhex("6de29981")  # mongodump's archive
+    assert "done dumping core.cards (20 documents)" in done.stderr
+
+    mongo.core.cards.delete_many({})
+    mongo.core.cards.drop_index("slug_unique")
+    mongo.core.jobs.insert_one({"state": "after the backup"})
+    mongo.drop_database("other")
+    done = run("mongodb-restore.sh", against_ferretdb, DUMP_NAME=dump.name)
+    assert done.returncode == 0, done.stderr
+    assert "restore: restored mongodb-20261127-030000.archive.gz" in done.stdout
+    assert snapshot(mongo) == before
+
+    calls = against_ferretdb["calls"]
+    for tool in ("mongodump", "mongorestore"):
+        arguments = (calls / f"{tool}.args").read_text().splitlines()
+        assert not any(ferretdb.password in argument for argument in arguments)
+        assert ferretdb.password in (calls / f"{tool}.config").read_text()
+    assert ferretdb.password not in done.stdout + done.stderr
+
+
+def test_a_backup_the_server_refuses_keeps_the_old_dumps(against_ferretdb: dict, mongo, tmp_path: Path) -> None:
+    (against_ferretdb["backups"] / "mongodb-20261120-030000.archive.gz").write_text("old")
+    wrong = tmp_path / "wrong-password.txt"
+    wrong.write_text("not the password")
+    done = run("mongodb-backup.sh", against_ferretdb, DUMP_NAME="mongodb-20261127-030000.archive.gz",
+               MONGODB_PASSWORD_FILE=str(wrong))
+    assert done.returncode == 1
+    assert "Failed: can't create session" in done.stderr
+    assert dumps(against_ferretdb) == ["mongodb-20261120-030000.archive.gz"]
