@@ -7,9 +7,10 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed-$(shell cat requirements.txt app/requirements-test.txt 2>/dev/null | sha256sum | cut -c1-12)
 SANDBOXCTL := sandbox/sandboxctl.py
-# Debian packages: the sandbox's Docker engine, the base image's root file system maker,
-# and the Redis server the demo app's queue tests run against.
-DEBIAN_PACKAGES := docker.io debootstrap redis-server
+# Debian packages: the sandbox's Docker engine, the images' root file system maker, the Redis
+# server the demo app's queue tests run against (and the sandbox's Redis image), and the real
+# node's runtime, pod network and host plumbing (runc, CNI plugins, nftables, socat, iproute2).
+DEBIAN_PACKAGES := docker.io debootstrap redis-server runc containernetworking-plugins nftables socat iproute2
 SANDBOX_ENV = eval "$$(python3 $(SANDBOXCTL) env)"
 
 .PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test molecule bench
@@ -46,8 +47,9 @@ sandbox-status: ## Show the sandbox's processes and nodes
 sandbox-env: ## Print export lines to use the sandbox: eval "$(make -s sandbox-env)"
 	@python3 $(SANDBOXCTL) env
 
-demo: sandbox-up ## Start the sandbox and run site.yml against it
-	$(SANDBOX_ENV) && $(VENV)/bin/ansible-playbook site.yml -i inventory/sandbox
+demo: sandbox-up ## Start the sandbox, run site.yml against it, and say where the app answers
+	$(SANDBOX_ENV) && $(VENV)/bin/ansible-playbook site.yml -i inventory/sandbox && \
+		echo "The demo app answers at http://frontend.localhost:$$SLIPWAY_SANDBOX_INGRESS_PORT/card/helloworld"
 
 lint: venv ## yamllint and ansible-lint (production profile)
 	$(VENV)/bin/yamllint --strict .

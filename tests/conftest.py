@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -20,6 +21,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Our module_utils import each other as Ansible does (`ansible.module_utils.NAME`); tests
 # import them the same way.
 ansible.module_utils.__path__.append(os.path.join(REPO, "plugins", "module_utils"))
+# The sandbox's own facts (where kwok's nodes are, its ports) come from its package.
+sys.path.insert(0, os.path.join(REPO, "sandbox"))
 
 
 @pytest.fixture(scope="session")

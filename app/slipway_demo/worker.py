@@ -14,12 +14,18 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cards import is_rendered, render_markdown
 from .config import ConfigError, HeartbeatSettings, MongoSettings, RedisSettings, entrypoint, timeout_seconds
 from .errors import Unavailable
-from .queue import RedisRenderQueue, RenderQueue
-from .store import CardStore, MongoCardStore
+
+# The liveness probe runs this module with --check-heartbeat every 10 s, under the worker's CPU
+# limit: importing the Redis and MongoDB clients and the renderer made each check take 2.5 s
+# at 250m (measured on the sandbox's real node), beyond the probe's 2 s timeout, so the kubelet
+# killed a healthy worker again and again. The check imports none of them.
+if TYPE_CHECKING:
+    from .queue import RenderQueue
+    from .store import CardStore
 
 log = logging.getLogger(__spec__.name)  # not "__main__" when run with -m
 
@@ -44,6 +50,8 @@ class Worker:
 
     def render(self, slug: str) -> bool:
         """Renders one card; says whether it stored new HTML."""
+        from .cards import is_rendered, render_markdown
+
         card = self._store.get(slug)
         if card is None:
             log.warning("card %r does not exist (any more); nothing to render", slug)
@@ -105,6 +113,9 @@ def main(env: Mapping[str, str]) -> int:
         heartbeat.file.touch()
     except OSError as exc:
         raise ConfigError(f"cannot write WORKER_HEARTBEAT_FILE {heartbeat.file}: {exc.strerror}") from None
+
+    from .queue import RedisRenderQueue
+    from .store import MongoCardStore
 
     timeout = timeout_seconds(env)
     store = MongoCardStore.connect(MongoSettings.from_env(env), timeout)

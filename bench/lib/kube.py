@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,9 @@ import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import ProtocolError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox"))
+from slipway_sandbox.layout import KWOK_PLACEMENT, KWOK_TAINT  # noqa: E402  (the sandbox's package, by the path above)
 
 IMAGE = "bench.invalid/app:1"  # kwok never pulls: any reference will do
 REVISION_ANNOTATION = "bench.slipway.dev/revision"
@@ -91,7 +95,9 @@ class Cluster:
                 "selector": {"matchLabels": labels},
                 "template": {
                     "metadata": {"labels": labels, "annotations": {REVISION_ANNOTATION: "0"}},
-                    "spec": {"containers": [{"name": "app", "image": IMAGE, "imagePullPolicy": "Never"}]},
+                    # Thousands of pods: on kwok's simulated nodes, never the real one.
+                    "spec": {"containers": [{"name": "app", "image": IMAGE, "imagePullPolicy": "Never"}],
+                             **KWOK_PLACEMENT},
                 },
             },
         }
@@ -116,6 +122,7 @@ class Cluster:
                     "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                "kubernetes.io/arch": "amd64", "bench.slipway.dev/node": "true"},
                 },
+                "spec": {"taints": [KWOK_TAINT]},
                 "status": {"allocatable": {"cpu": "16", "memory": "64Gi", "pods": str(pods)},
                            "capacity": {"cpu": "16", "memory": "64Gi", "pods": str(pods)}},
             }

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .context import Context
-from .kube import IMAGE, REVISION_ANNOTATION, rollout_completion
+from .kube import IMAGE, KWOK_PLACEMENT, REVISION_ANNOTATION, rollout_completion
 from .stats import Figure
 from .waiters import BENCH, Run, run_playbook
 
@@ -74,6 +74,9 @@ def _measure_count(ctx: Context, count: int, namespace: str, runs: int, first_de
         "slipway_app_components": [{"name": n, "image": IMAGE, "replicas": REPLICAS, "port": 8080,
                                     **({"ingress_host": n} if n == names[0] else {})} for n in names],
         "slipway_app_mongodb": {"enabled": False}, "slipway_app_jobs": [],
+        # On kwok's simulated nodes (the real node would run them all).
+        "slipway_app_node_selector": KWOK_PLACEMENT["nodeSelector"],
+        "slipway_app_tolerations": KWOK_PLACEMENT["tolerations"],
     }
     # Each first deploy goes into a namespace deleted and made anew (its pods all gone first).
     for _ in range(max(first_deploys, 1)):

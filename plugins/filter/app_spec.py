@@ -99,6 +99,19 @@ def app_images(components: list[dict], built: dict[str, str]) -> dict[str, str]:
     return {c["name"]: direct[c["image_of"]] if c.get("image_of") else direct[c["name"]] for c in components}
 
 
+def app_prebuilt_images(components: list[dict], datastores: list[dict]) -> list[str]:
+    """The images the app runs but does not build: components' own `image` and enabled data
+    stores' (with their tools' image, that of MongoDB's backup and restore Jobs, if it has one)."""
+    images = [c["image"] for c in components if c.get("image")]
+    images += [store["image"] for store in datastores if _enabled(store)]
+    images += [store["tools_image"] for store in datastores if _enabled(store) and store.get("tools_image")]
+    return sorted(set(images))
+
+
+def _enabled(store: dict) -> bool:
+    return str(store.get("enabled", True)).lower() not in ("false", "no", "0", "off")
+
+
 def app_expected_objects(components: list[dict], datastores: list[str], jobs: list[str], app_name: str) -> dict:
     """Kind -> names of the objects the description calls for (what pruning keeps)."""
     return {
@@ -164,6 +177,7 @@ class FilterModule:
             "app_spec_errors": app_spec_errors,
             "app_build_images": app_build_images,
             "app_images": app_images,
+            "app_prebuilt_images": app_prebuilt_images,
             "app_expected_objects": app_expected_objects,
             "prunable_objects": prunable_objects,
             "workload_summary": workload_summary,

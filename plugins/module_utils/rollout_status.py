@@ -724,6 +724,34 @@ def _grouped(problems: list) -> list[list]:
     return sorted(groups.values(), key=lambda g: (-len(g), FAILURE_ORDER.index(g[0].reason)))
 
 
+# A new pod whose container crashed this recently does not let a rollout be done, even when its
+# controller counts it available: without a readiness probe a crash-looping container is Ready
+# in the moments it runs between crashes, and `kubectl rollout status` reports success then.
+STABLE_AFTER = datetime.timedelta(seconds=10)
+
+
+def _unsettled(pods: list, now: datetime.datetime) -> tuple[bool, datetime.datetime | None]:
+    """Whether a new pod's container is down after a crash or was started again less than
+    STABLE_AFTER ago, and when the last of those will have stayed up long enough (a time to
+    look again)."""
+    unsettled, settle_at = False, None
+    for pod in _live(pods):
+        for status in _container_statuses(pod):
+            state = status.get("state") or {}
+            last = state.get("terminated") or (status.get("lastState") or {}).get("terminated")
+            if not status.get("restartCount") or not last or not _crashed(
+                    last, _restarted_after_success(pod, status)):
+                continue
+            if not state.get("running"):
+                unsettled = True
+                continue
+            # Counted from the restart: a back-off may have kept it down longer than the window.
+            stable_at = (parse_time(state["running"].get("startedAt")) or now) + STABLE_AFTER
+            if stable_at > now:
+                unsettled, settle_at = True, max(settle_at or stable_at, stable_at)
+    return unsettled, settle_at
+
+
 def _multi_container(pods: list) -> bool:
     return any(len(_container_statuses(pod)) > 1 for pod in pods)
 
@@ -733,6 +761,11 @@ def evaluate(kind: str, workload: dict, objects: Objects, now: datetime.datetime
     """Where the rollout of `workload` stands; FAILED only when waiting cannot help."""
     verdict = _ROLLOUTS[kind](workload, objects)
     verdict = replace(verdict, spec_changed_at=spec_changed_at(workload))
+    settle_at = None
+    if verdict.state == COMPLETE and kind != "Job":
+        unsettled, settle_at = _unsettled(verdict.new_pods, now)
+        if unsettled:
+            verdict = _progress(verdict, "new pods came back after crashing; waiting for them to stay up")
     if verdict.state in (COMPLETE, NOT_WAITED):
         return verdict
     owned = verdict.new_pods + verdict.old_pods
@@ -740,7 +773,7 @@ def evaluate(kind: str, workload: dict, objects: Objects, now: datetime.datetime
     live = _live(verdict.new_pods)
     problems = [p for p in (pod_problem(pod, objects.events, restart_threshold, capacity_pending, now)
                             for pod in live) if p]
-    rechecks = [p.recheck_at for p in problems if p.recheck_at]
+    rechecks = [p.recheck_at for p in problems if p.recheck_at] + ([settle_at] if settle_at else [])
     verdict = replace(verdict, problems=problems, recheck_at=min(rechecks, default=None))
     if verdict.state == FAILED:
         if not verdict.culprits:

@@ -1,7 +1,8 @@
-"""rollout_wait against the sandbox cluster, through real ansible-playbook runs.
+"""rollout_wait against the sandbox cluster's simulated nodes, through real ansible-playbook runs.
 
 Faults come from the sandbox's kwok stages (pod annotation sandbox.slipway.dev/fault), real
-admission (Pod Security) and the real scheduler (a request no node can hold).
+admission (Pod Security) and the real scheduler (a request no node can hold); every pod here
+is placed on kwok's nodes. Failures a real node makes are in test_rollout_wait_real.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from kubernetes import client
 
 from kubewait import wait_for
 from playbook import REPO, PlaybookRun, run_playbook
+from slipway_sandbox.layout import KWOK_PLACEMENT
 
 PLAYBOOK = "tests/integration/playbooks/rollout_wait.yml"
 SANDBOXCTL = os.path.join(REPO, "sandbox", "sandboxctl.py")
@@ -40,7 +42,7 @@ def pod_template(app: str, fault: str | None, image: str, **spec) -> dict:
     if fault:
         metadata["annotations"] = {"sandbox.slipway.dev/fault": fault}
     return {"metadata": metadata,
-            "spec": {"containers": [{"name": "app", "image": image}], **spec}}
+            "spec": {"containers": [{"name": "app", "image": image}], **KWOK_PLACEMENT, **spec}}
 
 
 def deployment(name: str, fault: str | None = None, image: str = IMAGE, replicas: int = 2,

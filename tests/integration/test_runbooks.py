@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
+from kubernetes.stream import stream
 
 from kubewait import wait_for
 from playbook import REPO, PlaybookRun, playbook_environment, run_playbook
-
-FAULT = "sandbox.slipway.dev/fault"
+from realnode import SANDBOXCTL
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +160,9 @@ def test_rollback_restores_the_previous_image(app: dict, apps: client.AppsV1Api)
     namespace = app["namespace"]
     original = apps.read_namespaced_deployment("frontend", namespace).spec.template.spec.containers[0].image
     changed = f"{original.rsplit(':', 1)[0]}:hand-made"
+    # A release made by hand: another tag of the same image, on the Docker engine and the node.
+    subprocess.run(["docker", "tag", original, changed], check=True)
+    subprocess.run([sys.executable, SANDBOXCTL, "load-images", changed], check=True, capture_output=True)
     apps.patch_namespaced_deployment("frontend", namespace, {"spec": {"template": {"spec": {
         "containers": [{"name": "frontend", "image": changed}]}}}})
     wait_for(apps.list_namespaced_deployment, lambda d: d.status.updated_replicas == d.spec.replicas
@@ -186,46 +190,73 @@ def test_run_job_completes_and_shows_its_log(app: dict, batch: client.BatchV1Api
     # Not one of the backend's pods: the backend's Service must not route to it.
     assert job.spec.template.metadata.labels["app.kubernetes.io/name"] == "seed-again"
     log = ran.results("Show the Job's log")[0]["msg"]
-    assert any("simulated container" in line for line in log), log
+    assert any("card 'helloworld' is up to date" in line for line in log), log
     again = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name="seed-again",
                     app_ops_command=["python", "-m", "slipway_demo.add_test_content"])
     assert again.returncode == 0 and again.changed == 0
 
 
 def test_a_failing_job_fails_with_its_log(app: dict, batch: client.BatchV1Api) -> None:
+    # The demo app has no migrations: python exits 1, for real.
     failed = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name="migrate-broken",
-                     app_ops_command=["python", "-m", "slipway_demo.migrate"],
-                     app_ops_job_pod_annotations={FAULT: "job-fail"})
+                     app_ops_command=["python", "-m", "slipway_demo.migrate"])
     assert failed.returncode != 0
     message = failure_messages(failed)
     assert "job/migrate-broken" in message and "BackoffLimitExceeded" in message
-    # kwok serves one log for every pod (sandbox/logs/): the simulated container's.
     log = failed.results("Show the Job's log")[0]["msg"]
-    assert any("simulated container" in line for line in log), log
+    assert any("No module named slipway_demo.migrate" in line for line in log), log
     assert batch.read_namespaced_job("migrate-broken", app["namespace"]).status.failed == 1
 
 
-def test_backup_runs_a_dump_job_into_its_volume(app: dict, core: client.CoreV1Api,
-                                                 batch: client.BatchV1Api) -> None:
-    # The sandbox's nodes are simulated: the Job's pod "succeeds" without running mongodump.
-    # What runs for real here is everything around it; the script itself is tested on its own
-    # (tests/unit/test_dump_scripts.py).
+STORE = ("import os; from slipway_demo.config import MongoSettings; from slipway_demo.store import MongoCardStore; "
+         "MongoCardStore.connect(MongoSettings.from_env(os.environ), 10).upsert('backed-up', {title!r}, '# {title}')")
+
+
+def store_card(app: dict, job: str, title: str) -> None:
+    """Write a card with the app's own store code, in a Job made from the backend."""
+    stored = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name=job,
+                     app_ops_command=["python", "-c", STORE.format(title=title)])
+    assert stored.returncode == 0, failure_messages(stored)
+
+
+def card_title(app: dict, core: client.CoreV1Api) -> str:
+    """The title the backend's API serves for the card, asked from inside a backend pod."""
+    pod = sorted(running_pods(core, app["namespace"], "backend"))[0]
+    return stream(core.connect_get_namespaced_pod_exec, pod, app["namespace"], command=[
+        "python", "-c", "import json, urllib.request; print(json.load(urllib.request.urlopen("
+        "'http://localhost:40001/api/v1/card/backed-up'))['title'])"],
+        stderr=True, stdin=False, stdout=True, tty=False).strip()
+
+
+def test_backup_dumps_the_database_and_restore_brings_it_back(app: dict, core: client.CoreV1Api,
+                                                              batch: client.BatchV1Api) -> None:
+    namespace = app["namespace"]
+    store_card(app, "store-before-backup", "written before the backup")
     backed_up = runbook(app, "backup", app_ops_backup_retention=3)
     assert backed_up.returncode == 0, failure_messages(backed_up)
-    namespace = app["namespace"]
     jobs = batch.list_namespaced_job(namespace, label_selector="app.kubernetes.io/component=backup").items
     assert len(jobs) == 1 and jobs[0].status.succeeded == 1
     pod = jobs[0].spec.template.spec
     env = {e.name: e.value for e in pod.containers[0].env}
     assert pod.containers[0].command == ["bash", "/scripts/mongodb-backup.sh"]
     assert env["BACKUP_RETENTION"] == "3"
-    assert env["DUMP_NAME"] in backed_up.results("Report the backup")[0]["msg"]
+    dump = env["DUMP_NAME"]
+    assert dump in backed_up.results("Report the backup")[0]["msg"]
     volumes = {v.name: v for v in pod.volumes}
     assert volumes["dumps"].persistent_volume_claim.claim_name == "mongodb-backup"
     assert volumes["mongodb-secret"].secret.secret_name == "mongodb"
     assert core.read_namespaced_persistent_volume_claim("mongodb-backup", namespace).status.phase == "Bound"
     script = core.read_namespaced_config_map("mongodb-dump-scripts", namespace).data["mongodb-backup.sh"]
     assert script == (Path(REPO) / "roles/app_ops/files/mongodb-backup.sh").read_text()
+    # The dump really ran: the script's own report in the Job's log.
+    dump_pod = core.list_namespaced_pod(namespace, label_selector=f"job-name={jobs[0].metadata.name}").items[0]
+    assert f"backup: wrote {dump}" in core.read_namespaced_pod_log(dump_pod.metadata.name, namespace)
+
+    store_card(app, "store-after-backup", "changed after the backup")
+    assert card_title(app, core) == "changed after the backup"
+    restored = runbook(app, "restore", app_ops_restore_dump=dump, app_ops_restore_confirm=True)
+    assert restored.returncode == 0, failure_messages(restored)
+    assert card_title(app, core) == "written before the backup"
 
 
 def test_restore_needs_an_explicit_confirmation(app: dict, batch: client.BatchV1Api) -> None:
@@ -238,12 +269,12 @@ def test_restore_needs_an_explicit_confirmation(app: dict, batch: client.BatchV1
 def test_diagnose_reports_an_injected_crash_loop(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api,
                                                  tmp_path: Path) -> None:
     namespace = app["namespace"]
-    apps.patch_namespaced_deployment("worker", namespace, {"spec": {"template": {"metadata": {
-        "annotations": {FAULT: "crashloop"}}}}})
+    # A worker that cannot start: it exits 1 at once, and the kubelet backs off its restarts.
+    apps.patch_namespaced_deployment("worker", namespace, {"spec": {"template": {"spec": {"containers": [
+        {"name": "worker", "command": ["python", "-c", "raise SystemExit('worker: no queue configured')"]}]}}}})
     crashing = wait_for(
         core.list_namespaced_pod,
-        lambda p: any((s.state.waiting and s.state.waiting.reason == "CrashLoopBackOff" and s.restart_count >= 2)
-                      for s in p.status.container_statuses or []),
+        lambda p: any(s.restart_count >= 2 and not s.ready for s in p.status.container_statuses or []),
         namespace=namespace, label_selector="app.kubernetes.io/name=worker")
     diagnosed = runbook(app, "diagnose", app_ops_report_dir=str(tmp_path))
     assert diagnosed.returncode == 0, failure_messages(diagnosed)
@@ -255,7 +286,7 @@ def test_diagnose_reports_an_injected_crash_loop(app: dict, core: client.CoreV1A
     pods = yaml.safe_load((report / "pods.yml").read_text())
     assert crashing.metadata.name in [pod["name"] for pod in pods if pod["troubled"]]
     assert f"Normal Scheduled pod/{crashing.metadata.name}" in (report / "events.txt").read_text()
-    assert "crashloop" in (report / "workloads.yml").read_text()
+    assert "worker: no queue configured" in (report / "workloads.yml").read_text()
     # The deployer may not read the ingress controller's namespace: said, not failed.
     assert "No ingress controller pods read" in (report / "ingress-controller.log").read_text()
     password = base64.b64decode(core.read_namespaced_secret("mongodb", namespace).data["password.txt"]).decode()

@@ -1,5 +1,6 @@
-"""The sandbox cluster keeps its promises: real scheduling, simulated pod lifecycles, injected
-faults, Pod Security admission, and a Docker engine that builds images."""
+"""The sandbox cluster keeps its promises: real scheduling, simulated pod lifecycles on kwok's
+nodes, injected faults, Pod Security admission, and a Docker engine that builds images.
+The real node is tested in test_sandbox_node.py."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubewait import wait_for
+from slipway_sandbox.layout import KWOK_PLACEMENT
 
 FAULT_ANNOTATION = "sandbox.slipway.dev/fault"
 IMAGE = "registry.invalid/slipway/sandbox-test:1"
+# Every pod here runs on kwok's simulated nodes.
+ON_KWOK = {"node_selector": KWOK_PLACEMENT["nodeSelector"], "tolerations": KWOK_PLACEMENT["tolerations"]}
 
 
 def container(name: str = "main", **resources: str) -> client.V1Container:
@@ -29,7 +33,7 @@ def container(name: str = "main", **resources: str) -> client.V1Container:
 def pod(name: str, annotations: dict[str, str] | None = None, **resources: str) -> client.V1Pod:
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, annotations=annotations),
-        spec=client.V1PodSpec(containers=[container(**resources)], restart_policy="Always"),
+        spec=client.V1PodSpec(containers=[container(**resources)], restart_policy="Always", **ON_KWOK),
     )
 
 
@@ -67,6 +71,7 @@ def test_deployment_becomes_available_spread_over_nodes(
         metadata=client.V1ObjectMeta(labels=labels),
         spec=client.V1PodSpec(
             containers=[container()],
+            **ON_KWOK,
             # A hard constraint, so only a scheduler that really scores nodes can satisfy it.
             topology_spread_constraints=[
                 client.V1TopologySpreadConstraint(
@@ -106,7 +111,7 @@ def test_job_completes(batch: client.BatchV1Api, namespace: str) -> None:
             spec=client.V1JobSpec(
                 backoff_limit=0,
                 template=client.V1PodTemplateSpec(
-                    spec=client.V1PodSpec(containers=[container()], restart_policy="Never")
+                    spec=client.V1PodSpec(containers=[container()], restart_policy="Never", **ON_KWOK)
                 ),
             ),
         ),
@@ -210,7 +215,7 @@ def test_job_fail_fault(batch: client.BatchV1Api, core: client.CoreV1Api, namesp
                 backoff_limit=0,
                 template=client.V1PodTemplateSpec(
                     metadata=client.V1ObjectMeta(annotations={FAULT_ANNOTATION: "job-fail"}),
-                    spec=client.V1PodSpec(containers=[container()], restart_policy="Never"),
+                    spec=client.V1PodSpec(containers=[container()], restart_policy="Never", **ON_KWOK),
                 ),
             ),
         ),

@@ -1,10 +1,12 @@
-"""site.yml end to end on the sandbox, through real ansible-playbook runs: deploy, idempotence,
-check mode, rolling updates, pruning, early validation and secrecy."""
+"""site.yml end to end on the sandbox, through real ansible-playbook runs: deploy on the real
+node and the app answering through the Ingress, idempotence, check mode, rolling updates,
+pruning, early validation and secrecy."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import http.client
 import shutil
 import subprocess
 import uuid
@@ -13,8 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes import client
+from kubernetes.stream import stream
+from urllib.parse import urlparse
 
+from kubewait import wait_for
 from playbook import REPO, run_playbook
+from slipway_sandbox.layout import KWOK_PLACEMENT, PORTS
 
 DEFAULTS = yaml.safe_load((Path(REPO) / "roles" / "slipway_app" / "defaults" / "main.yml").read_text())
 COMPONENTS = DEFAULTS["slipway_app_components"]
@@ -24,7 +30,9 @@ COMPONENTS = DEFAULTS["slipway_app_components"]
 def app(core: client.CoreV1Api) -> dict:
     """A deployment of the demo app in a namespace of this module's own."""
     name = f"site-{uuid.uuid4().hex[:6]}"
-    variables = {"slipway_app_namespace": name, "slipway_app_name": name}
+    # Hosts of its own (frontend.<name>.localhost): other deployments share the Ingress controller.
+    variables = {"slipway_app_namespace": name, "slipway_app_name": name,
+                 "slipway_app_ingress_domain": f"{name}.localhost"}
     first = run_playbook("site.yml", variables)
     assert first.returncode == 0, first.stderr + str(first.output["stats"])
     yield {"vars": variables, "namespace": name, "first": first}
@@ -60,6 +68,75 @@ def test_everything_is_deployed_and_ready(app: dict, apps: client.AppsV1Api, bat
     summary = app["first"].results("Show the deployment")[0]["msg"]
     assert summary["namespace"] == namespace
     assert f"deployment/backend: 2/2 ready, slipway/{namespace}-backend:" in " ".join(summary["workloads"])
+
+
+def fetch_through_the_ingress(url: str) -> tuple[int, str]:
+    """GET a URL the deploy printed, from the Ingress controller on 127.0.0.1 (its host name
+    is a *.localhost name, which resolves to loopback in browsers and curl)."""
+    parsed = urlparse(url)
+    assert parsed.port == PORTS["ingress-http"]
+    connection = http.client.HTTPConnection("127.0.0.1", parsed.port, timeout=10)
+    connection.request("GET", parsed.path, headers={"Host": parsed.netloc})
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+def worker_rendered(core: client.CoreV1Api, namespace: str, slug: str) -> None:
+    """Return once the worker's log says it rendered `slug` (followed, not polled)."""
+    worker = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=worker").items[0]
+    stream = core.read_namespaced_pod_log(worker.metadata.name, namespace, follow=True,
+                                          _preload_content=False, _request_timeout=60)
+    for line in stream:
+        if f"rendered card '{slug}'".encode() in line:
+            stream.release_conn()
+            return
+    pytest.fail(f"the worker's log never said it rendered {slug!r}")
+
+
+def test_the_app_answers_through_the_ingress_with_the_card_the_worker_rendered(
+        app: dict, core: client.CoreV1Api) -> None:
+    summary = app["first"].results("Show the deployment")[0]["msg"]
+    frontend = f"http://frontend.{app['namespace']}.localhost:{PORTS['ingress-http']}/"
+    assert frontend in summary["urls"]
+    worker_rendered(core, app["namespace"], "helloworld")
+    status, page = fetch_through_the_ingress(frontend + "card/helloworld")
+    assert status == 200, page
+    # Stored by the seed Job in the MongoDB-compatible store, rendered by the worker from the
+    # Redis queue, served by the backend's API to the frontend, routed by the Ingress.
+    assert "<h1>Hello, world!</h1>" in page
+    assert "still being rendered" not in page
+    status, _ = fetch_through_the_ingress(frontend + "card/no-such-card")
+    assert status == 404
+
+
+def test_pods_run_as_their_non_root_uid_with_a_read_only_root(app: dict, core: client.CoreV1Api) -> None:
+    backend = core.list_namespaced_pod(app["namespace"], label_selector="app.kubernetes.io/name=backend").items[0]
+    assert backend.spec.node_name and core.read_node(backend.spec.node_name).metadata.labels["type"] == "real"
+    uid = stream(core.connect_get_namespaced_pod_exec, backend.metadata.name, app["namespace"],
+                 command=["id", "-u"], stderr=True, stdin=False, stdout=True, tty=False)
+    assert uid.strip() == "10001"
+    written = stream(core.connect_get_namespaced_pod_exec, backend.metadata.name, app["namespace"],
+                     command=["python", "-c", "open('/opt/app/x', 'w')"], stderr=True, stdin=False,
+                     stdout=True, tty=False)
+    assert "Read-only file system" in written
+    # The app's own output, from the container's log on the node.
+    log = core.read_namespaced_pod_log(backend.metadata.name, app["namespace"])
+    assert "waitress: Serving on http://0.0.0.0:40001" in log
+
+
+def test_the_autoscaler_sees_the_backends_real_cpu_utilisation(app: dict, api_client: client.ApiClient) -> None:
+    def cpu_utilisation(hpa) -> int | None:
+        for metric in hpa.status.current_metrics or []:
+            if metric.type == "Resource" and metric.resource.name == "cpu":
+                return metric.resource.current.average_utilization
+        return None
+
+    autoscaling = client.AutoscalingV2Api(api_client)
+    # metrics-server scrapes the real node's kubelet every 15 s; the HPA controller reads it.
+    hpa = wait_for(autoscaling.list_namespaced_horizontal_pod_autoscaler,
+                   lambda h: cpu_utilisation(h) is not None, timeout=120,
+                   namespace=app["namespace"], field_selector="metadata.name=backend")
+    assert 0 <= cpu_utilisation(hpa) < 75  # an idle backend, below its target
 
 
 def test_restricted_namespace_admitted_every_pod(app: dict, core: client.CoreV1Api) -> None:
@@ -195,8 +272,11 @@ def test_verbose_output_never_contains_the_secret(app: dict, core: client.CoreV1
 
 
 def test_an_app_without_data_stores_ingress_or_autoscaler(namespace: str, apps: client.AppsV1Api) -> None:
-    # Such an app renders no data store, Ingress or HPA document at all.
+    # Such an app renders no data store, Ingress or HPA document at all. Its image is from a
+    # registry the sandbox cannot reach, so it runs on kwok's simulated nodes.
     bare = {
+        "slipway_app_node_selector": KWOK_PLACEMENT["nodeSelector"],
+        "slipway_app_tolerations": KWOK_PLACEMENT["tolerations"],
         "slipway_app_namespace": namespace, "slipway_app_name": namespace,
         "slipway_app_mongodb": {"enabled": False}, "slipway_app_redis": {"enabled": False},
         "slipway_app_jobs": [], "slipway_app_common_env": {},

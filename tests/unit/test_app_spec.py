@@ -71,6 +71,18 @@ def test_build_images_and_image_resolution(components: list[dict]) -> None:
     assert images == {"backend": "b:1", "frontend": "f:1", "worker": "b:1", "cron": "registry.example/cron:7"}
 
 
+def test_prebuilt_images_are_the_components_own_and_the_enabled_data_stores(components: list[dict]) -> None:
+    components[0] = {**components[0], "image": "registry/shop-api:1.2"}
+    mongodb, redis = DEFAULTS["slipway_app_mongodb"], DEFAULTS["slipway_app_redis"]
+    assert app_spec.app_prebuilt_images(components, [mongodb, redis]) == \
+        ["mongo:6.0.6", "redis:7.0.11-alpine", "registry/shop-api:1.2"]
+    # The backup and restore Jobs' own image (the sandbox's) goes to the nodes too.
+    tools = {**mongodb, "tools_image": "slipway/mongo-tools:bookworm-0123456789ab"}
+    assert app_spec.app_prebuilt_images([], [tools, {**redis, "enabled": False}]) == \
+        ["mongo:6.0.6", "slipway/mongo-tools:bookworm-0123456789ab"]
+    assert app_spec.app_prebuilt_images([], [{**tools, "enabled": "false"}]) == []
+
+
 def test_pruning_keeps_what_is_described_and_never_touches_other_kinds(components: list[dict]) -> None:
     expected = app_spec.app_expected_objects(components, ["mongodb", "redis"], ["seed-abc"], "demo")
     assert expected["Service"] == ["backend", "frontend", "mongodb", "redis"]

@@ -385,6 +385,23 @@ def test_real_kubelet_single_restart_then_ready_completes():
     assert decide(fx).state == COMPLETE
 
 
+def test_a_rollout_is_not_done_while_a_new_pod_has_just_come_back_from_a_crash():
+    # The controller counts both new pods available; one crashed at 10:00:13, runs since 10:00:14.
+    fx = backend("kubelet_one_restart_then_ready", "running_ready")
+    fx["workload"]["status"].update(replicas=2, updatedReplicas=2, availableReplicas=2)
+    soon = decide(fx, now=parse_time("2025-05-06T10:00:18Z"))
+    assert soon.state == PROGRESSING
+    assert soon.headline == "new pods came back after crashing; waiting for them to stay up"
+    assert soon.recheck_at == parse_time("2025-05-06T10:00:24Z")
+    assert decide(fx, now=parse_time("2025-05-06T10:00:24Z")).state == COMPLETE
+
+
+def test_a_rollout_is_not_done_while_a_new_pod_is_down_after_a_crash():
+    fx = backend("kubelet_crashloop_terminated", "running_ready")
+    fx["workload"]["status"].update(replicas=2, updatedReplicas=2, availableReplicas=2)
+    assert decide(fx).state != COMPLETE
+
+
 def test_back_off_event_before_the_last_failure_is_no_evidence():
     fx = restarted_backend("kubelet_restarted_not_ready", "kubelet_restarted_not_ready")
     # About an earlier restart than the one after the failure at 10:00:13.

@@ -4,7 +4,6 @@ how it makes kwok the nodes' kubelet for container logs."""
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import os
 import re
 import socket
@@ -16,24 +15,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-SANDBOXCTL = Path(__file__).resolve().parents[2] / "sandbox" / "sandboxctl.py"
-spec = importlib.util.spec_from_file_location("sandboxctl", SANDBOXCTL)
-sandboxctl = importlib.util.module_from_spec(spec)
-sys.modules["sandboxctl"] = sandboxctl  # dataclasses look their module up there
-spec.loader.exec_module(sandboxctl)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox"))
+from slipway_sandbox import control_plane, layout, supervisor  # noqa: E402
+from slipway_sandbox.layout import HERE, KUBELET_ADDRESS, PKI, PORTS, SandboxError  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandboxctl, "RUN", tmp_path / "run")
-    monkeypatch.setattr(sandboxctl, "LOGS", tmp_path / "logs")
+    monkeypatch.setattr(layout, "RUN", tmp_path / "run")
+    monkeypatch.setattr(layout, "LOGS", tmp_path / "logs")
     (tmp_path / "run").mkdir()
 
 
 def test_pid_file_of_an_exited_process_is_stale(tmp_path: Path) -> None:
     pidfile = tmp_path / "run" / "etcd.pid"
     pidfile.write_text("999999999\n")  # above the kernel's pid_max: never a live process
-    assert sandboxctl.running_pid(pidfile, "etcd") is None
+    assert supervisor.running_pid(pidfile, "etcd") is None
     assert not pidfile.exists()
 
 
@@ -41,7 +38,7 @@ def test_pid_file_naming_another_program_is_stale(tmp_path: Path) -> None:
     pidfile = tmp_path / "run" / "etcd.pid"
     with subprocess.Popen(["sleep", "30"]) as other:
         pidfile.write_text(f"{other.pid}\n")
-        assert sandboxctl.running_pid(pidfile, "etcd") is None
+        assert supervisor.running_pid(pidfile, "etcd") is None
         other.kill()
     assert not pidfile.exists()
 
@@ -52,7 +49,7 @@ def test_pid_file_of_the_running_binary_is_kept(tmp_path: Path) -> None:
                           stdout=subprocess.PIPE, text=True) as ours:
         assert ours.stdout.readline() == "started\n"  # the shell has replaced the forked Python
         pidfile.write_text(f"{ours.pid}\n")
-        assert sandboxctl.running_pid(pidfile, "sh") == ours.pid
+        assert supervisor.running_pid(pidfile, "sh") == ours.pid
         ours.kill()
     assert pidfile.exists()
 
@@ -62,18 +59,18 @@ def test_start_refuses_a_taken_port_and_names_its_owner() -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        component = sandboxctl.Component("dummy", ["sleep", "30"], health=f"http://127.0.0.1:{port}/", port=port)
-        with pytest.raises(sandboxctl.SandboxError, match=rf"port 127.0.0.1:{port} that dummy needs is taken by .*pid={os.getpid()},"):
-            sandboxctl.start(component, ssl.create_default_context())
+        component = supervisor.Component("dummy", ["sleep", "30"], health=f"http://127.0.0.1:{port}/", port=port)
+        with pytest.raises(SandboxError, match=rf"port 127.0.0.1:{port} that dummy needs is taken by .*pid={os.getpid()},"):
+            supervisor.start(component, ssl.create_default_context())
     assert not component.pidfile.exists()
 
 
 def test_a_component_that_dies_during_start_up_shows_its_log() -> None:
-    component = sandboxctl.Component(
+    component = supervisor.Component(
         "dummy", ["sh", "-c", "echo 'listen tcp: address already in use' >&2; exit 3"], health="unix:/nonexistent"
     )
-    with pytest.raises(sandboxctl.SandboxError, match="dummy exited during start-up(.|\n)*address already in use"):
-        sandboxctl.start(component, ssl.create_default_context())
+    with pytest.raises(SandboxError, match="dummy exited during start-up(.|\n)*address already in use"):
+        supervisor.start(component, ssl.create_default_context())
 
 
 def fake_node(addresses: list[dict], port: int = 0) -> dict:
@@ -85,56 +82,57 @@ DERIVED = [{"type": "InternalIP", "address": "10.255.35.126"}, {"type": "Hostnam
 
 
 def test_a_node_without_kwoks_endpoint_gets_it_and_keeps_its_addresses() -> None:
-    patch = sandboxctl.kubelet_endpoint_patch(fake_node(DERIVED))
+    patch = control_plane.kubelet_endpoint_patch(fake_node(DERIVED))
     assert patch == {"status": {
         "addresses": [*DERIVED, {"type": "ExternalIP", "address": "127.0.0.1"}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": sandboxctl.PORTS["kwok"]}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": PORTS["kwok"]}},
     }}
 
 
 def test_a_node_pointing_at_kwok_is_left_alone() -> None:
-    pointed = fake_node([*DERIVED, sandboxctl.KUBELET_ADDRESS], port=sandboxctl.PORTS["kwok"])
-    assert sandboxctl.kubelet_endpoint_patch(pointed) is None
+    pointed = fake_node([*DERIVED, KUBELET_ADDRESS], port=PORTS["kwok"])
+    assert control_plane.kubelet_endpoint_patch(pointed) is None
 
 
 def test_another_external_ip_is_replaced_and_a_right_port_not_patched() -> None:
-    node = fake_node([*DERIVED, {"type": "ExternalIP", "address": "192.0.2.7"}], port=sandboxctl.PORTS["kwok"])
-    assert sandboxctl.kubelet_endpoint_patch(node) == {
-        "status": {"addresses": [*DERIVED, sandboxctl.KUBELET_ADDRESS]}}
+    node = fake_node([*DERIVED, {"type": "ExternalIP", "address": "192.0.2.7"}], port=PORTS["kwok"])
+    assert control_plane.kubelet_endpoint_patch(node) == {
+        "status": {"addresses": [*DERIVED, KUBELET_ADDRESS]}}
 
 
-def component_named(name: str) -> "sandboxctl.Component":
-    return next(c for c in sandboxctl.components(Path("/bin-dir")) if c.name == name)
+def component_named(name: str) -> "supervisor.Component":
+    return next(c for c in control_plane.components(Path("/bin-dir")) if c.name == name)
 
 
 def test_the_api_server_reaches_kubelets_by_the_address_sandboxctl_gives_the_nodes() -> None:
     argv = component_named("kube-apiserver").argv
-    assert f"--kubelet-preferred-address-types={sandboxctl.KUBELET_ADDRESS['type']}" in argv
-    assert f"--kubelet-certificate-authority={sandboxctl.PKI / 'ca.crt'}" in argv
+    # kwok's nodes by the ExternalIP sandboxctl gives them, the real node by its InternalIP.
+    assert f"--kubelet-preferred-address-types={KUBELET_ADDRESS['type']},InternalIP" in argv
+    assert f"--kubelet-certificate-authority={PKI / 'ca.crt'}" in argv
 
 
 def test_kwok_serves_https_on_loopback_with_the_logs_config() -> None:
     kwok = component_named("kwok")
-    port = sandboxctl.PORTS["kwok"]
+    port = PORTS["kwok"]
     assert f"--server-address=127.0.0.1:{port}" in kwok.argv
     assert f"--node-port={port}" in kwok.argv
-    assert f"--tls-cert-file={sandboxctl.PKI / 'serving.crt'}" in kwok.argv
-    assert f"--config={sandboxctl.HERE / 'logs' / 'cluster-logs.yaml'}" in kwok.argv
-    assert kwok.cwd == sandboxctl.HERE
+    assert f"--tls-cert-file={PKI / 'serving.crt'}" in kwok.argv
+    assert f"--config={HERE / 'logs' / 'cluster-logs.yaml'}" in kwok.argv
+    assert kwok.cwd == HERE
 
 
 CRI_LINE = re.compile(r"(?P<time>\S+) (stdout|stderr) F .*")
 
 
 def test_every_log_file_kwok_serves_exists_in_the_cri_format() -> None:
-    configs = [doc for path in sorted((sandboxctl.HERE / "logs").glob("*.yaml"))
+    configs = [doc for path in sorted((HERE / "logs").glob("*.yaml"))
                for doc in yaml.safe_load_all(path.read_text()) if doc]
     files = [entry[key] for doc in configs for entry in doc["spec"]["logs"]
              for key in ("logsFile", "previousLogsFile") if key in entry]
     assert files
     for name in files:
         # kwok runs in sandbox/ and resolves relative paths there.
-        lines = (sandboxctl.HERE / name).read_text().splitlines()
+        lines = (HERE / name).read_text().splitlines()
         assert lines, name
         for line in lines:
             match = CRI_LINE.fullmatch(line)

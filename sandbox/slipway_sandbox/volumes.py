@@ -1,0 +1,447 @@
+"""A dynamic provisioner for the sandbox's StorageClass: one world-writable host folder per claim.
+
+kube-controller-manager's host-path provisioner makes each volume's folder 0750 and owned by root,
+which pods under Pod Security `restricted` (non-root uids) cannot write, and fsGroup does not
+apply to hostPath volumes. This process makes the folders instead: for every pending claim of a
+StorageClass naming its provisioner it creates a folder under --root and a PersistentVolume
+pre-bound to the claim (claimRef), which the PV controller then binds; a released volume it made
+whose reclaim policy is Delete loses its folder and its PersistentVolume.
+
+    python -m slipway_sandbox.volumes --kubeconfig K --root DIR --health-port N [--provisioner P]
+
+GET http://127.0.0.1:N/healthz answers 200 while every watched kind is listed and watched, 503
+otherwise. Actions are logged on stdout, one line each; errors on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.server
+import json
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+Obj = dict[str, Any]
+
+PROVISIONER = "slipway.dev/sandbox-hostpath"
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+# Kubernetes still honours the beta annotation (pkg/volume/util.IsDefaultAnnotation).
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class")
+# Set by the scheduler on a WaitForFirstConsumer claim once its pod has a node.
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+
+# The API server ends each watch after this long; we then resume from the last resourceVersion.
+WATCH_SECONDS = 240
+# A watch that ends this much sooner than asked was cut (an API server restart), not timed out.
+WATCH_EARLY = 10
+# Connect and read timeouts: a watch is read for a little longer than the server keeps it open,
+# so a connection that silently died is noticed.
+LIST_TIMEOUT = (5, 60)
+WATCH_TIMEOUT = (5, WATCH_SECONDS + 30)
+# Back-off after a failed list, watch or action: doubles up to the cap, so a restarted API server
+# is noticed within seconds without hammering it while it is down.
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 5.0
+
+# What a failed API call or folder operation raises: the API's answer, a broken or refused
+# connection (urllib3 raises those itself), or the file system's refusal.
+FAILURES = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+class OutsideRoot(ValueError):
+    """A volume's folder is not one this provisioner would have made, so it is not removed."""
+
+
+class WatchCut(Exception):
+    """A watch ended well before its timeout: the API server closed it, most likely restarting."""
+
+
+def say(message: str, error: bool = False) -> None:
+    """One timestamped line: an action on stdout, a failure or a refusal on stderr."""
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    print(f"{now} {message}", file=sys.stderr if error else sys.stdout, flush=True)
+
+
+def name_of(obj: Obj) -> str:
+    return obj["metadata"]["name"]
+
+
+def annotations_of(obj: Obj) -> dict[str, str]:
+    return obj["metadata"].get("annotations") or {}
+
+
+def claim_label(claim: Obj) -> str:
+    return f"{claim['metadata']['namespace']}/{name_of(claim)}"
+
+
+def default_class(classes: Iterable[Obj]) -> Obj | None:
+    """The class a claim naming none gets, chosen as Kubernetes does: the newest default class,
+    then the first by name."""
+    defaults = [storage_class for storage_class in classes
+                if any(annotations_of(storage_class).get(key) == "true"
+                       for key in DEFAULT_CLASS_ANNOTATIONS)]
+    if not defaults:
+        return None
+    # RFC 3339 timestamps in UTC sort as strings; sort() is stable, so among equally new classes
+    # the name order of the first sort stays.
+    defaults.sort(key=name_of)
+    defaults.sort(key=lambda storage_class: storage_class["metadata"].get("creationTimestamp", ""),
+                  reverse=True)
+    return defaults[0]
+
+
+def class_of(claim: Obj, classes: Iterable[Obj]) -> Obj | None:
+    """The claim's StorageClass: the one it names, the default if it names none, None for ""."""
+    classes = list(classes)
+    wanted = claim["spec"].get("storageClassName")
+    if wanted is None:
+        return default_class(classes)
+    return next((storage_class for storage_class in classes if name_of(storage_class) == wanted),
+                None)
+
+
+def volume_name(claim: Obj) -> str:
+    """The claim's PersistentVolume, named as Kubernetes names provisioned ones: one per claim."""
+    return f"pvc-{claim['metadata']['uid']}"
+
+
+def claims_needing_volumes(claims: Iterable[Obj], classes: Iterable[Obj], volumes: Iterable[Obj],
+                           provisioner: str) -> list[tuple[Obj, Obj]]:
+    """The pending, unbound claims of `provisioner`'s classes that have no volume yet, each with
+    its class."""
+    classes = list(classes)
+    made = {name_of(volume) for volume in volumes}
+    needing = []
+    for claim in claims:
+        if (claim.get("status", {}).get("phase") != "Pending" or claim["spec"].get("volumeName")
+                or claim["metadata"].get("deletionTimestamp")):
+            continue
+        storage_class = class_of(claim, classes)
+        if storage_class is None or storage_class.get("provisioner") != provisioner:
+            continue
+        if volume_name(claim) in made:
+            continue
+        if (storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
+                and SELECTED_NODE not in annotations_of(claim)):
+            continue
+        needing.append((claim, storage_class))
+    return needing
+
+
+def unsupported(claim: Obj) -> str | None:
+    """Why a host folder cannot be this claim's volume, or None when it can."""
+    spec = claim["spec"]
+    if spec.get("volumeMode") == "Block":
+        return "a host folder is not a block device"
+    if spec.get("dataSource") or spec.get("dataSourceRef"):
+        return "a new host folder cannot be filled from a data source"
+    return None
+
+
+def folder_for(claim: Obj, root: Path) -> Path:
+    # Object names cannot contain "_" or "/", so the folder name is unambiguous and stays in root.
+    metadata = claim["metadata"]
+    return root / f"{metadata['namespace']}_{metadata['name']}_{metadata['uid']}"
+
+
+def volume_for(claim: Obj, storage_class: Obj, root: Path, provisioner: str) -> Obj:
+    """The PersistentVolume for `claim`, pre-bound to it, on the folder `folder_for` names.
+
+    No node affinity: the one real node runs every pod that mounts volumes (kwok's nodes run none).
+    """
+    metadata = claim["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": volume_name(claim), "annotations": {PROVISIONED_BY: provisioner}},
+        "spec": {
+            "capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
+            "accessModes": claim["spec"]["accessModes"],
+            "volumeMode": "Filesystem",
+            "storageClassName": name_of(storage_class),
+            "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy", "Delete"),
+            # The folder is made before the volume: the kubelet must find it, not create it
+            # (DirectoryOrCreate would make it root's and 0755).
+            "hostPath": {"path": str(folder_for(claim, root)), "type": "Directory"},
+            "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                         "namespace": metadata["namespace"], "name": metadata["name"],
+                         "uid": metadata["uid"]},
+        },
+    }
+
+
+def volumes_to_delete(volumes: Iterable[Obj], provisioner: str) -> list[Obj]:
+    """`provisioner`'s volumes whose claim is gone and whose reclaim policy is Delete."""
+    return [volume for volume in volumes
+            if annotations_of(volume).get(PROVISIONED_BY) == provisioner
+            and volume.get("status", {}).get("phase") == "Released"
+            and volume["spec"].get("persistentVolumeReclaimPolicy") == "Delete"]
+
+
+def folder_to_remove(volume: Obj, root: Path) -> Path:
+    """The folder of `volume`, resolved; OutsideRoot unless it is a folder directly in `root`,
+    as the ones made here are (a volume edited, or a symbolic link, must not send rmtree away)."""
+    path = volume["spec"].get("hostPath", {}).get("path")
+    if not path:
+        raise OutsideRoot(f"{name_of(volume)} has no hostPath")
+    resolved = Path(path).resolve()
+    if resolved.parent != root.resolve():
+        raise OutsideRoot(f"{name_of(volume)}'s folder {path} is not directly in {root}")
+    return resolved
+
+
+class Informer(threading.Thread):
+    """Keeps a copy of every object of one kind: lists, then watches from the list's version;
+    lists again after 410 Gone or a failure, and sets `changed` whenever the copy changes."""
+
+    def __init__(self, kind: str, list_call: Callable[..., Any], changed: threading.Event) -> None:
+        super().__init__(name=f"watch {kind}", daemon=True)
+        self.kind = kind
+        self._list_call = list_call
+        self._changed = changed
+        self._lock = threading.Lock()
+        self._objects: dict[str, Obj] = {}
+        # Set while the copy is current (listed, and watched since); cleared on a failure.
+        self.synced = threading.Event()
+
+    def objects(self) -> list[Obj]:
+        with self._lock:
+            return list(self._objects.values())
+
+    def run(self) -> None:
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                version: str | None = self._list()
+                delay = BACKOFF_FIRST
+                while version is not None:
+                    version = self._watch(version)
+            except (*FAILURES, WatchCut, json.JSONDecodeError) as error:
+                self.synced.clear()
+                say(f"{self.kind}: {error}; listing again in {delay:g}s", error=True)
+                time.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+
+    @staticmethod
+    def _key(obj: Obj) -> str:
+        return f"{obj['metadata'].get('namespace', '')}/{name_of(obj)}"
+
+    def _list(self) -> str:
+        response = self._list_call(_preload_content=False, _request_timeout=LIST_TIMEOUT)
+        try:
+            listing = json.loads(response.data)
+        finally:
+            response.release_conn()
+        with self._lock:
+            self._objects = {self._key(obj): obj for obj in listing["items"]}
+        self.synced.set()
+        self._changed.set()
+        return listing["metadata"]["resourceVersion"]
+
+    def _watch(self, version: str) -> str | None:
+        """Applies one watch's events; the version to watch from next, None to list again."""
+        started = time.monotonic()
+        response = self._list_call(watch=True, resource_version=version,
+                                   allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS,
+                                   _preload_content=False, _request_timeout=WATCH_TIMEOUT)
+        try:
+            for line in response:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                obj = event["object"]
+                if event["type"] == "ERROR":
+                    if obj.get("code") == 410:  # our version is compacted away
+                        return None
+                    raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+                version = obj["metadata"]["resourceVersion"]
+                if event["type"] == "BOOKMARK":
+                    continue
+                with self._lock:
+                    if event["type"] == "DELETED":
+                        self._objects.pop(self._key(obj), None)
+                    else:
+                        self._objects[self._key(obj)] = obj
+                self._changed.set()
+        finally:
+            # Closed before it goes back to the pool: left mid-stream, the connection would
+            # hand the rest of this watch to the next request.
+            response.close()
+            response.release_conn()
+        if time.monotonic() - started < WATCH_SECONDS - WATCH_EARLY:
+            # A restarting API server closes its watches cleanly; watching again at once would
+            # spin while it is down, so this goes through the back-off and a fresh list.
+            raise WatchCut(f"the watch ended after {time.monotonic() - started:.0f}s")
+        return version
+
+
+class Provisioner:
+    """Makes and removes the folders and PersistentVolumes the decisions above call for."""
+
+    def __init__(self, core: client.CoreV1Api, root: Path, provisioner: str) -> None:
+        self._core = core
+        self._root = root
+        self._provisioner = provisioner
+        # Claims and volumes already reported as left alone, so each is reported once.
+        self._reported: set[str] = set()
+
+    def reconcile(self, claims: list[Obj], classes: list[Obj], volumes: list[Obj]) -> bool:
+        """Acts on one view of the cluster; False when an action failed and is worth retrying."""
+        succeeded = True
+        for claim, storage_class in claims_needing_volumes(claims, classes, volumes,
+                                                           self._provisioner):
+            reason = unsupported(claim)
+            if reason:
+                self._report_once(claim["metadata"]["uid"],
+                                  f"not provisioning {claim_label(claim)}: {reason}")
+                continue
+            succeeded &= self._attempt(f"provisioning {claim_label(claim)}", self._provision,
+                                       claim, storage_class)
+        for volume in volumes_to_delete(volumes, self._provisioner):
+            succeeded &= self._attempt(f"deleting {name_of(volume)}", self._delete, volume)
+        return succeeded
+
+    def _attempt(self, what: str, action: Callable[..., None], *args: Obj) -> bool:
+        try:
+            action(*args)
+        except OutsideRoot as refusal:
+            self._report_once(str(refusal), f"not deleting: {refusal}")
+        except FAILURES as error:
+            say(f"{what} failed: {error}", error=True)
+            return False
+        return True
+
+    def _report_once(self, key: str, message: str) -> None:
+        if key not in self._reported:
+            self._reported.add(key)
+            say(message, error=True)
+
+    def _provision(self, claim: Obj, storage_class: Obj) -> None:
+        folder = folder_for(claim, self._root)
+        folder.mkdir(exist_ok=True)
+        # World-writable: pods run as arbitrary non-root uids (999 for the data stores, under Pod
+        # Security `restricted`) and fsGroup does not apply to hostPath volumes; the sandbox is
+        # single-user and disposable. chmod, as mkdir's mode is cut by the umask.
+        folder.chmod(0o777)
+        volume = volume_for(claim, storage_class, self._root, self._provisioner)
+        try:
+            self._core.create_persistent_volume(body=volume)
+        except ApiException as error:
+            if error.status == 409:  # made by an earlier pass or run, not yet in our copy
+                return
+            raise
+        say(f"provisioned {name_of(volume)} for {claim_label(claim)}: {folder} "
+            f"({volume['spec']['capacity']['storage']})")
+
+    def _delete(self, volume: Obj) -> None:
+        folder = folder_to_remove(volume, self._root)
+        # The folder goes first: were the volume deleted first and this process stopped in
+        # between, nothing would name the folder any more.
+        had_folder = folder.exists()
+        if had_folder:
+            shutil.rmtree(folder)
+        metadata = volume["metadata"]
+        if metadata.get("deletionTimestamp"):
+            # Already being deleted (by an earlier pass, or by someone while it was bound, when
+            # its pv-protection finalizer waits for the claim to go): only the folder was left.
+            if had_folder:
+                say(f"removed {folder} of {name_of(volume)}, which is being deleted")
+            return
+        # The precondition makes a pass acting on a view older than our own deletion (or than
+        # any other change to the volume) a no-op instead of a second deletion.
+        preconditions = {"uid": metadata["uid"], "resourceVersion": metadata["resourceVersion"]}
+        try:
+            self._core.delete_persistent_volume(name_of(volume),
+                                                body={"preconditions": preconditions})
+        except ApiException as error:
+            # Gone, or changed since this view: the next pass acts on what it has become.
+            if error.status in (404, 409):
+                return
+            raise
+        claim = volume["spec"].get("claimRef", {})
+        say(f"deleted {name_of(volume)} (was {claim.get('namespace')}/{claim.get('name')}) "
+            f"and {folder}")
+
+
+def serve_health(port: int, informers: list[Informer]) -> None:
+    """Answers GET /healthz on 127.0.0.1:port from a background thread."""
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/healthz":
+                self.send_error(404)
+                return
+            behind = [informer.kind for informer in informers if not informer.synced.is_set()]
+            body = (f"not watching {', '.join(behind)}\n" if behind else "ok\n").encode()
+            self.send_response(503 if behind else 200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # sandboxctl polls this several times a second while starting; the log is for actions.
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Health)
+    threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m slipway_sandbox.volumes",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kubeconfig", required=True, type=Path)
+    parser.add_argument("--root", required=True, type=Path,
+                        help="the folder the volumes' folders are made in")
+    parser.add_argument("--provisioner", default=PROVISIONER,
+                        help="the StorageClasses' provisioner this serves (default: %(default)s)")
+    parser.add_argument("--health-port", required=True, type=int)
+    args = parser.parse_args(argv)
+
+    root = args.root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+
+    def api() -> client.ApiClient:
+        # One client per thread: each watch holds a connection of its own for minutes.
+        return config.new_client_from_config(config_file=str(args.kubeconfig))
+
+    changed = threading.Event()
+    claims = Informer("persistentvolumeclaims",
+                      client.CoreV1Api(api()).list_persistent_volume_claim_for_all_namespaces,
+                      changed)
+    classes = Informer("storageclasses", client.StorageV1Api(api()).list_storage_class, changed)
+    volumes = Informer("persistentvolumes", client.CoreV1Api(api()).list_persistent_volume, changed)
+    informers = [claims, classes, volumes]
+    serve_health(args.health_port, informers)
+    for informer in informers:
+        informer.start()
+    provisioner = Provisioner(client.CoreV1Api(api()), root, args.provisioner)
+    say(f"serving StorageClasses of provisioner {args.provisioner}; volumes in {root}")
+
+    # Each pass looks at the whole cluster, so an event missed or an action interrupted (this
+    # process is stopped with SIGTERM at any point) is made good by the next pass.
+    retry: float | None = None
+    while True:
+        changed.wait(retry)
+        changed.clear()
+        if not all(informer.synced.is_set() for informer in informers):
+            continue
+        if provisioner.reconcile(claims.objects(), classes.objects(), volumes.objects()):
+            retry = None
+        else:
+            retry = BACKOFF_FIRST if retry is None else min(retry * 2, BACKOFF_MAX)
+
+
+if __name__ == "__main__":
+    main()

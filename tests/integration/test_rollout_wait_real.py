@@ -1,0 +1,101 @@
+"""rollout_wait against failures the sandbox's real node makes: real crashes with their real
+last log line, a real OOM kill, a readiness probe that never passes, a missing image and a
+missing Secret key, through real ansible-playbook runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from playbook import PlaybookRun, run_playbook
+from realnode import node_image, restricted_pod
+
+PLAYBOOK = "tests/integration/playbooks/rollout_wait.yml"
+TASK = "Wait for the rollouts"
+TIMEOUT = 120
+HEALTHY = ["python3", "-u", "-c", "print('serving', flush=True); import time; time.sleep(86400)"]
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    return node_image()
+
+
+def deployment(name: str, image: str, command: list[str], replicas: int = 1, **container) -> dict:
+    pod = restricted_pod(name, image, command, **container)
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": pod["metadata"], "spec": pod["spec"]}}}
+
+
+def roll_out(namespace: str, manifests: list, **options) -> tuple[PlaybookRun, dict]:
+    run = run_playbook(PLAYBOOK, {"rollout_namespace": namespace, "rollout_manifests": manifests,
+                                  "rollout_options": {"timeout": TIMEOUT, **options}})
+    [result] = run.results(TASK)
+    return run, result
+
+
+def failed_upgrade(namespace: str, base_image: str, **broken) -> dict:
+    """A healthy revision rolled out, then a broken one; the broken rollout's target."""
+    healthy = deployment("web", base_image, HEALTHY)
+    first, result = roll_out(namespace, [healthy], targets=["deployment/web"])
+    assert first.returncode == 0, result.get("msg")
+    container = healthy["spec"]["template"]["spec"]["containers"][0]
+    container.update(broken)
+    run, result = roll_out(namespace, [healthy], targets=["deployment/web"])
+    assert run.returncode != 0, f"the broken rollout did not fail the task: {result}"
+    [target] = result["targets"]
+    assert target["status"] == "failed"
+    assert target["revision"] == 2
+    return target
+
+
+def test_a_command_that_exits_1_is_a_crash_loop_named_with_its_last_log_line(
+        namespace: str, image: str) -> None:
+    target = failed_upgrade(namespace, image, command=[
+        "python3", "-u", "-c", "print('connecting to the queue'); raise SystemExit('no queue at redis:6379')"])
+    assert target["reason"] == "CrashLoopBackOff"
+    assert "1/1 new pods CrashLoopBackOff (exit 1)" in target["message"]
+    assert target["message"].endswith('"no queue at redis:6379"')
+    # Found between restarts, long before the progress deadline (600 s).
+    assert target["waited_seconds"] < 60
+
+
+def test_a_memory_limit_exceeded_is_an_oom_kill(namespace: str, image: str) -> None:
+    target = failed_upgrade(
+        namespace, image,
+        command=["python3", "-c", "blocks = [bytearray(16 << 20) for _ in range(64)]"],
+        resources={"limits": {"memory": "64Mi"}, "requests": {"memory": "64Mi"}})
+    assert target["reason"] == "OOMKilled"
+    assert "OOMKilled (exit 137)" in target["message"]
+    assert target["waited_seconds"] < 60
+
+
+def test_a_readiness_probe_that_never_passes_fails_at_the_progress_deadline(namespace: str, image: str) -> None:
+    healthy = deployment("web", image, HEALTHY)
+    first, result = roll_out(namespace, [healthy], targets=["deployment/web"])
+    assert first.returncode == 0, result.get("msg")
+    healthy["spec"]["progressDeadlineSeconds"] = 15
+    healthy["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+        "exec": {"command": ["sh", "-c", "echo 'cache not warm' >&2; exit 1"]}, "periodSeconds": 1}
+    run, result = roll_out(namespace, [healthy], targets=["deployment/web"])
+    assert run.returncode != 0
+    [target] = result["targets"]
+    assert target["reason"] == "ProgressDeadlineExceeded"
+    assert "Readiness probe failed" in target["message"] or "not ready" in target["message"].lower()
+    events = [e for e in target["diagnosis"]["events"] if e["reason"] == "Unhealthy"]
+    assert events and "cache not warm" in events[-1]["message"]
+
+
+def test_a_missing_image_is_err_image_never_pull(namespace: str, image: str) -> None:
+    target = failed_upgrade(namespace, image, image="slipway/never-built:1")
+    assert target["reason"] == "ErrImageNeverPull"
+    assert "slipway/never-built:1" in target["message"]
+    assert target["waited_seconds"] < 60
+
+
+def test_a_missing_secret_key_is_a_create_container_config_error(namespace: str, image: str) -> None:
+    target = failed_upgrade(namespace, image, env=[{"name": "TOKEN", "valueFrom": {
+        "secretKeyRef": {"name": "api-credentials", "key": "token"}}}])
+    assert target["reason"] == "CreateContainerConfigError"
+    assert "api-credentials" in target["message"]
+    assert target["waited_seconds"] < 60
