@@ -162,6 +162,8 @@ def test_unreachable_api_is_reported_with_its_error(tmp_path: Path, monkeypatch:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.delenv("KUBECONFIG", raising=False)
+    # The sandbox inventory names its images by the binaries in the cache, found from HOME.
+    monkeypatch.setenv("SLIPWAY_CACHE", os.environ.get("SLIPWAY_CACHE", str(Path.home() / ".cache" / "slipway")))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("K8S_AUTH_HOST", "https://127.0.0.1:1")
     monkeypatch.setenv("K8S_AUTH_API_KEY", "unused")

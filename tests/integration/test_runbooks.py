@@ -208,6 +208,13 @@ def test_a_failing_job_fails_with_its_log(app: dict, batch: client.BatchV1Api) -
     assert batch.read_namespaced_job("migrate-broken", app["namespace"]).status.failed == 1
 
 
+def test_restore_needs_an_explicit_confirmation(app: dict, batch: client.BatchV1Api) -> None:
+    refused = runbook(app, "restore", app_ops_restore_dump="mongodb-20261127-030000.archive.gz")
+    assert refused.returncode != 0
+    assert "app_ops_restore_confirm=true" in failure_messages(refused)
+    assert not batch.list_namespaced_job(app["namespace"], label_selector="app.kubernetes.io/component=restore").items
+
+
 STORE = ("import os; from slipway_demo.config import MongoSettings; from slipway_demo.store import MongoCardStore; "
          "MongoCardStore.connect(MongoSettings.from_env(os.environ), 10).upsert('backed-up', {title!r}, '# {title}')")
 
@@ -257,13 +264,6 @@ def test_backup_dumps_the_database_and_restore_brings_it_back(app: dict, core: c
     restored = runbook(app, "restore", app_ops_restore_dump=dump, app_ops_restore_confirm=True)
     assert restored.returncode == 0, failure_messages(restored)
     assert card_title(app, core) == "written before the backup"
-
-
-def test_restore_needs_an_explicit_confirmation(app: dict, batch: client.BatchV1Api) -> None:
-    refused = runbook(app, "restore", app_ops_restore_dump="mongodb-20261127-030000.archive.gz")
-    assert refused.returncode != 0
-    assert "app_ops_restore_confirm=true" in failure_messages(refused)
-    assert not batch.list_namespaced_job(app["namespace"], label_selector="app.kubernetes.io/component=restore").items
 
 
 def test_diagnose_reports_an_injected_crash_loop(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api,
