@@ -90,7 +90,7 @@ def command_down(purge: bool) -> None:
     bin_dir = binaries_if_built()
     for component in reversed(components(bin_dir)):
         stop(component)
-    node.clean_up(bin_dir)
+    node.clean_up()
     if purge and STATE.exists():
         # dockerd's vfs layers may hold read-only folders; make them removable first.
         subprocess.run(["chmod", "-R", "u+w", str(STATE)], check=False)

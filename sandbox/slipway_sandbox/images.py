@@ -57,7 +57,10 @@ def load(bin_dir: Path, references: list[str]) -> list[str]:
     """
     present = node_images(bin_dir)
     wanted = {ref for ref in references if normalized(ref) not in present}
-    missing = sorted(ref for ref in wanted if normalized(ref) in engine_images()) if wanted else []
+    if not wanted:
+        return []
+    available = engine_images()
+    missing = sorted(ref for ref in wanted if normalized(ref) in available)
     if not missing:
         return []
     with subprocess.Popen([*DOCKER, "image", "save", *missing], stdout=subprocess.PIPE,

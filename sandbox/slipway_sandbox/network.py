@@ -42,7 +42,6 @@ def netns_exists() -> bool:
 
 def host_rules() -> str:
     """The host's guard: nothing forwarded to or from the bridge; from it, only what the node needs."""
-    ports = ", ".join(str(p) for p in (PORTS["kube-apiserver"],))
     return f"""
 table inet {HOST_TABLE} {{
     chain forward {{
@@ -54,7 +53,7 @@ table inet {HOST_TABLE} {{
         type filter hook input priority filter; policy accept;
         iifname != "{BRIDGE}" accept
         ct state established,related accept
-        ip daddr {HOST_ADDRESS} tcp dport {{ {ports} }} accept
+        ip daddr {HOST_ADDRESS} tcp dport {{ {PORTS["kube-apiserver"]} }} accept
         ip daddr {HOST_ADDRESS} meta l4proto {{ tcp, udp }} th dport 53 accept
         counter drop
     }}

@@ -349,7 +349,7 @@ def remove_cgroups() -> None:
         folder.rmdir()
 
 
-def clean_up(bin_dir: Path) -> None:
+def clean_up() -> None:
     """After the node's processes are stopped: its pods, mounts, cgroups and network go too."""
     kill_all(node_pids() | shim_pids())
     for point in node_mounts():
