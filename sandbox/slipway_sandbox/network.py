@@ -11,9 +11,10 @@ forwards nothing: pod traffic can reach pods, the node and HOST_ADDRESS, and not
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
-from .layout import (BRIDGE, BRIDGE_CIDR, HOST_ADDRESS, NODE_ADDRESS, NODE_NETNS, NODE_VETH, POD_CIDR,
+from .layout import (BRIDGE, BRIDGE_CIDR, HOST_ADDRESS, NODE, NODE_ADDRESS, NODE_NETNS, NODE_VETH, POD_CIDR,
                      PORTS, SandboxError, log)
 
 HOST_TABLE = "slipway_sandbox"
@@ -74,14 +75,23 @@ table inet {NODE_TABLE} {{
 
 
 def load_rules(table: str, rules: str, *, in_netns: bool) -> None:
+    """Load a table of ours, unless the same rules are loaded already: reloading would reset
+    its counters, and `up` runs again while the sandbox works (site.yml's provision phase)."""
     command = in_node if in_netns else run
-    # Deleting first makes loading idempotent; a missing table is the first run.
-    command("nft", "delete", "table", "inet", table, check=False)
+    loaded = NODE / f"nftables-{table}.sha256"
+    digest = hashlib.sha256(rules.encode()).hexdigest()
+    present = command("nft", "list", "table", "inet", table, check=False).returncode == 0
+    if present and loaded.exists() and loaded.read_text() == digest:
+        return
+    if present:
+        command("nft", "delete", "table", "inet", table)
     result = subprocess.run(
         (["nsenter", f"--net=/run/netns/{NODE_NETNS}", "--"] if in_netns else []) + ["nft", "-f", "-"],
         input=rules, capture_output=True, text=True)
     if result.returncode != 0:
         raise SandboxError(f"loading nftables table {table} failed: {result.stderr.strip()}")
+    NODE.mkdir(parents=True, exist_ok=True)
+    loaded.write_text(digest)
 
 
 def up() -> None:
@@ -120,3 +130,5 @@ def down() -> None:
         run("ip", "link", "delete", BRIDGE)
         log(f"removed bridge {BRIDGE}")
     run("nft", "delete", "table", "inet", HOST_TABLE, check=False)
+    for table in (HOST_TABLE, NODE_TABLE):
+        (NODE / f"nftables-{table}.sha256").unlink(missing_ok=True)
