@@ -623,14 +623,16 @@ def _crash_loop(pod: dict, status: dict, restart_threshold: int,
     if failures < 2 and not held_back:
         return None
     oom = last.get("reason") == "OOMKilled"
-    # The log of the run that failed: the container's own while it is terminated (`kubectl
-    # logs` shows a terminated container's log; the run before it may be garbage-collected
-    # already, the kubelet keeps one dead instance per container by default), else --previous.
+    # The log of a run that failed: --previous, even while the container is terminated. By the
+    # time the log is fetched the kubelet may have started it again, and the current log is
+    # then the new run's first lines (seen on the real node: the crash's own last line missing);
+    # in a loop the runs before fail alike. The waiter falls back to the current log when the
+    # kubelet has collected the previous container.
     return PodProblem(pod, "OOMKilled" if oom else "CrashLoopBackOff", container=name,
                       exit_code=last.get("exitCode"), restarts=restarts,
                       termination_message=last.get("message") or "",
                       fatal=oom or failures > restart_threshold,
-                      wants_log=True, previous_log=not ended)
+                      wants_log=True, previous_log=True)
 
 
 def _container_problem(pod: dict, status: dict, restart_threshold: int,

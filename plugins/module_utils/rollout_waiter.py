@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ansible.module_utils.rollout_kube import (
     CONTROLLERREVISIONS,
@@ -62,6 +62,11 @@ class Options:
     log_lines: int = 20
     rollback_on_failure: bool = False
     rollback_timeout: float | None = None
+
+
+def _collected(lines: list[str]) -> bool:
+    """What a kubelet answers for a container whose log it no longer has."""
+    return len(lines) == 1 and lines[0].startswith("unable to retrieve container logs for ")
 
 
 @dataclass
@@ -375,6 +380,11 @@ class Waiter:
             try:
                 lines = self._api.log_tail(track.target.namespace, request.pod, request.container,
                                            self._options.log_lines, request.previous)
+                if request.previous and _collected(lines):
+                    # The kubelet has collected the previous container: the current one's log.
+                    request = replace(request, previous=False)
+                    lines = self._api.log_tail(track.target.namespace, request.pod, request.container,
+                                               self._options.log_lines, False)
                 tails.append(LogTail(request, lines=tuple(lines)))
             except ApiError as err:
                 tails.append(LogTail(request, unavailable=f"log unavailable: {err}"))
