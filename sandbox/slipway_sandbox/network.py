@@ -21,15 +21,15 @@ HOST_TABLE = "slipway_sandbox"
 NODE_TABLE = "slipway_node"
 
 
-def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, capture_output=True, text=True)
+def run(*argv: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(argv, input=stdin, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise SandboxError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
     return result
 
 
-def in_node(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run("nsenter", f"--net=/run/netns/{NODE_NETNS}", "--", *argv, check=check)
+def in_node(*argv: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return run("nsenter", f"--net=/run/netns/{NODE_NETNS}", "--", *argv, check=check, stdin=stdin)
 
 
 def link_exists(name: str, *, in_netns: bool = False) -> bool:
@@ -85,9 +85,7 @@ def load_rules(table: str, rules: str, *, in_netns: bool) -> None:
         return
     if present:
         command("nft", "delete", "table", "inet", table)
-    result = subprocess.run(
-        (["nsenter", f"--net=/run/netns/{NODE_NETNS}", "--"] if in_netns else []) + ["nft", "-f", "-"],
-        input=rules, capture_output=True, text=True)
+    result = command("nft", "-f", "-", check=False, stdin=rules)
     if result.returncode != 0:
         raise SandboxError(f"loading nftables table {table} failed: {result.stderr.strip()}")
     NODE.mkdir(parents=True, exist_ok=True)
