@@ -72,7 +72,8 @@ class ResourceType:
         return parts[1] if parts[0] == "apis" else ""
 
     def path(self, namespace: str, name: str | None = None, subresource: str | None = None) -> str:
-        path = f"{self.prefix}/namespaces/{namespace}/{self.plural}"
+        """The object's or collection's path; no namespace: a cluster-scoped type's."""
+        path = f"{self.prefix}/namespaces/{namespace}/{self.plural}" if namespace else f"{self.prefix}/{self.plural}"
         if name:
             path += f"/{name}"
         if subresource:
@@ -171,11 +172,14 @@ class KubeApi:
         finally:
             raw.release_conn()
 
-    def list(self, rtype: ResourceType, namespace: str) -> tuple[list, str]:
-        """All objects of a type in a namespace, and the resourceVersion to watch from."""
+    def list(self, rtype: ResourceType, namespace: str, label_selector: str = "") -> tuple[list, str]:
+        """All objects of a type in a namespace (those a label selector picks, if given), and
+        the resourceVersion to watch from."""
         items, token = [], None
         while True:
             query = [("limit", LIST_PAGE)] + ([("continue", token)] if token else [])
+            if label_selector:
+                query.append(("labelSelector", label_selector))
             page = self._json(self._open("GET", rtype.path(namespace), "list", rtype.plural,
                                          namespace, query))
             items.extend(page.get("items") or [])
@@ -215,10 +219,28 @@ class KubeApi:
                                      namespace, [("fieldManager", FIELD_MANAGER)], body=body,
                                      content_type=content_type))
 
-    def delete(self, rtype: ResourceType, namespace: str, name: str) -> None:
+    def get_or_none(self, rtype: ResourceType, namespace: str, name: str) -> dict | None:
+        try:
+            return self.get(rtype, namespace, name)
+        except NotFound:
+            return None
+
+    def apply(self, rtype: ResourceType, namespace: str, name: str, body: dict, field_manager: str,
+              dry_run: bool = False) -> tuple[dict, list[str]]:
+        """Server-side apply, taking over fields others changed (force), or its dry run: the
+        object as it is (would be) stored, and the server's warnings (Pod Security's among them)."""
+        query = [("fieldManager", field_manager), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
+        raw = self._open("PATCH", rtype.path(namespace, name), "dry-run apply" if dry_run else "apply",
+                         f"{rtype.plural}/{name}", namespace, query, body=json.dumps(body),
+                         content_type="application/apply-patch+yaml")
+        warnings = raw.headers.getlist("Warning") if hasattr(raw.headers, "getlist") else []
+        return self._json(raw), warnings
+
+    def delete(self, rtype: ResourceType, namespace: str, name: str, propagation: str = "") -> None:
+        query = [("propagationPolicy", propagation)] if propagation else []
         try:
             self._open("DELETE", rtype.path(namespace, name), "delete", rtype.plural,
-                       namespace).release_conn()
+                       namespace, query).release_conn()
         except NotFound:
             pass  # gone already: what deleting it was for
 

@@ -25,7 +25,7 @@ def filters(name: str):
     return module
 
 
-runbook, rbac, app_spec = filters("runbook"), filters("rbac"), filters("app_spec")
+runbook, rbac = filters("runbook"), filters("rbac")
 
 
 def fixture(name: str):
@@ -97,29 +97,6 @@ def test_events_read_oldest_first_with_their_counts() -> None:
                              + "failed to get cpu utilization: unable to get metrics for resource cpu: "
                              + "unable to fetch metrics from resource metrics API: the server could not find "
                              + "the requested resource (get pods.metrics.k8s.io)") for line in lines), lines
-
-
-def applied(*objects: tuple[str, str, bool, dict | None]) -> dict:
-    """A registered kubernetes.core.k8s result for several definitions."""
-    results = [{"changed": changed, "result": {"kind": kind, "metadata": {"name": name}},
-                **({"diff": diff} if diff is not None else {})} for kind, name, changed, diff in objects]
-    return {"changed": any(r["changed"] for r in results), "result": {"results": results}}
-
-
-def test_drift_lists_changed_objects_and_pruned_ones() -> None:
-    single = {"changed": True, "result": {"kind": "Namespace", "metadata": {"name": "shop"}}}
-    several = applied(("Deployment", "backend", False, None), ("Service", "backend", True, None))
-    pruned = {"results": [{"changed": True, "item": {"kind": "Deployment", "metadata": {"name": "old"}}}]}
-    skipped = {"skipped": True, "changed": False}
-    assert app_spec.changed_objects([single, several, skipped, {}], pruned) == [
-        "Namespace/shop", "Service/backend", "Deployment/old (to prune)"]
-
-
-def test_a_change_of_field_ownership_alone_is_no_drift() -> None:
-    ownership_only = applied(("Deployment", "backend", True, {"before": {}, "after": {}}),
-                             ("Deployment", "frontend", True, {"before": {"spec": {"replicas": 3}},
-                                                               "after": {"spec": {"replicas": 2}}}))
-    assert app_spec.changed_objects([ownership_only]) == ["Deployment/frontend"]
 
 
 PERMISSIONS = [

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.plugins.filter.core import FilterModule as CoreFilters
-from jinja2 import Environment, FileSystemLoader
+from ansible.module_utils import app_manifests, app_model
 
 REPO = Path(__file__).resolve().parents[2]
 MAKE_IMAGE = REPO / "sandbox" / "make-image.sh"
@@ -135,23 +134,16 @@ def test_a_user_without_a_password_fails(entrypoint) -> None:
     assert "MONGO_INITDB_ROOT_USERNAME needs MONGO_INITDB_ROOT_PASSWORD_FILE" in done.stderr
 
 
-def templates() -> Environment:
-    """The role's templates with Ansible's filters where Jinja has none of that name."""
-    env = Environment(loader=FileSystemLoader(REPO / "roles" / "app_deploy" / "templates"))
-    for name, function in CoreFilters().filters().items():
-        env.filters.setdefault(name, function)
-    return env
-
-
-def render_datastores(**overrides) -> dict[str, dict]:
-    env = templates()
-    values = {**DEFAULTS, "slipway_app_common_env": {"MONGODB_USERNAME": "root"}, **overrides}
-    docs = yaml.safe_load_all(env.get_template("datastores.yml.j2").render(values))
-    return {d["metadata"]["name"]: d for d in docs if d and d["kind"] == "StatefulSet"}
+def model(**overrides) -> dict:
+    """The app model of a small app with the given data store settings."""
+    return app_model.app_model({
+        "name": "shop", "namespace": "shop", "common_env": {"MONGODB_USERNAME": "root"},
+        "mongodb": DEFAULTS["slipway_app_mongodb"], "redis": DEFAULTS["slipway_app_redis"],
+        "components": [{"name": "web", "image": "web:1", "port": 8080}], **overrides})
 
 
 def test_data_store_probes_work_with_the_real_images_and_the_stand_ins() -> None:
-    stores = render_datastores()
+    stores = {o["metadata"]["name"]: o for o in app_manifests.datastore_objects(model()) if o["kind"] == "StatefulSet"}
     mongodb = stores["mongodb"]["spec"]["template"]["spec"]["containers"][0]
     redis = stores["redis"]["spec"]["template"]["spec"]["containers"][0]
     for kind in ("livenessProbe", "readinessProbe"):
@@ -161,11 +153,14 @@ def test_data_store_probes_work_with_the_real_images_and_the_stand_ins() -> None
 
 
 def test_a_tcp_probe_takes_its_own_port() -> None:
-    macro = templates().from_string("{% from 'macros.j2' import probe %}{{ probe(kind, spec, 8080) }}")
-    assert yaml.safe_load(macro.render(kind="readiness", spec={"tcp_socket": True}))["tcpSocket"] == {"port": 8080}
-    assert yaml.safe_load(macro.render(kind="readiness", spec={"tcp_socket": True, "port": 9000}))["tcpSocket"] == {
-        "port": 9000}
-    assert "httpGet" in yaml.safe_load(macro.render(kind="readiness", spec={"path": "/ready"}))
+    def readiness(probe: dict) -> dict:
+        web = model(components=[{"name": "web", "image": "web:1", "port": 8080, "probes": {"readiness": probe}}])
+        return app_manifests.component_objects(web, {"web": "web:1"}, {})[0]["spec"]["template"]["spec"][
+            "containers"][0]["readinessProbe"]
+
+    assert readiness({"tcp_socket": True})["tcpSocket"] == {"port": 8080}
+    assert readiness({"tcp_socket": True, "port": 9000})["tcpSocket"] == {"port": 9000}
+    assert readiness({"path": "/ready"})["httpGet"] == {"path": "/ready", "port": 8080}
 
 
 # The sandbox's images of each data store: its own and, for MongoDB, the dump Jobs' tools.
@@ -193,16 +188,8 @@ def test_elsewhere_the_dump_jobs_run_the_mongodb_image_itself() -> None:
 
 
 def render_dump_job(mongodb: dict) -> dict:
-    env = Environment(loader=FileSystemLoader(REPO / "roles" / "app_ops" / "templates"))
-    for name, function in CoreFilters().filters().items():
-        env.filters.setdefault(name, function)
-    values = {"slipway_app_mongodb": mongodb, "slipway_app_namespace": "shop", "slipway_app_node_selector": {},
-              "slipway_app_tolerations": [], "slipway_app_image_pull_policy": "Never",
-              "__app_ops_labels": {}, "__app_ops_dump_action": "backup", "__app_ops_dump_job": "mongodb-backup-x",
-              "__app_ops_dump_name": "mongodb-20261127-030000.archive.gz", "__app_ops_mongodb_host": "mongodb-0",
-              "app_ops_wait_timeout": 600, "app_ops_job_ttl": 86400, "app_ops_backup_retention": 7,
-              "app_ops_backup_claim": "mongodb-backup"}
-    return yaml.safe_load(env.get_template("dump-job.yml.j2").render(values))
+    return app_manifests.dump_job(model(mongodb=mongodb), "backup", "mongodb-backup-x",
+                                  "mongodb-20261127-030000.archive.gz", "mongodb-backup", 7, 600, 86400)
 
 
 @pytest.mark.parametrize(("mongodb", "image"), [

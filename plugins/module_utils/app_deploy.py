@@ -1,0 +1,91 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure decisions of the deploy step (plugins/modules/app_apply.py): what a dry run says will
+change, what the description no longer calls for, which variable an object comes from, and what
+of a Secret may be shown."""
+
+from __future__ import annotations
+
+import copy
+
+# Written by the server, not by slipway: a difference here is no change of content.
+SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
+POD_SECURITY_WARNING = "would violate PodSecurity"
+REDACTED = "<hidden>"
+
+
+def content(obj: dict | None) -> dict | None:
+    """What an object says, without what the server keeps for itself (status included)."""
+    if obj is None:
+        return None
+    kept = {key: copy.deepcopy(value) for key, value in obj.items() if key != "status"}
+    metadata = kept.get("metadata") or {}
+    for field in SERVER_FIELDS:
+        metadata.pop(field, None)
+    annotations = metadata.get("annotations") or {}
+    # The Deployment controller's revision counter moves with every template change it makes.
+    annotations.pop("deployment.kubernetes.io/revision", None)
+    if not annotations:
+        metadata.pop("annotations", None)
+    return kept
+
+
+def change_of(live: dict | None, dry_run: dict) -> str | None:
+    """`created` or `changed` when applying would create or alter the object, else None."""
+    if live is None:
+        return "created"
+    return None if content(live) == content(dry_run) else "changed"
+
+
+def ref(obj: dict) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def redacted(obj: dict | None) -> dict | None:
+    """A Secret with its values hidden (keys kept, so a diff still says which one moved)."""
+    if obj is None or obj.get("kind") != "Secret":
+        return obj
+    hidden = copy.deepcopy(obj)
+    for field in ("data", "stringData"):
+        if field in hidden:
+            hidden[field] = {key: REDACTED for key in hidden[field]}
+    return hidden
+
+
+def prunable(live: list[dict], expected: dict[str, list[str]]) -> list[dict]:
+    """The managed objects the description no longer calls for; kinds not in `expected` (the
+    Secrets and claims among them) are never pruned."""
+    return [obj for obj in live if obj["kind"] in expected and obj["metadata"]["name"] not in expected[obj["kind"]]]
+
+
+def origin(model: dict, obj: dict) -> str:
+    """The variable an object is built from, for an error the API server gives about it."""
+    kind, name = obj["kind"], obj["metadata"]["name"]
+    if kind == "Namespace":
+        return "slipway_app_namespace"
+    if kind == "Ingress":
+        return "slipway_app_components[*].ingress_host, slipway_app_ingress_domain, slipway_app_ingress_class"
+    if kind == "Secret":
+        return "slipway_app_mongodb"
+    for index, component in enumerate(model["components"]):
+        if component["name"] == name and kind in ("Deployment", "Service", "HorizontalPodAutoscaler"):
+            return f"slipway_app_components[{index}] ({name})"
+    for store in model["datastores"]:
+        if store["name"] == name:
+            return f"slipway_app_{name}"
+    for index, job in enumerate(model["jobs"]):
+        if kind == "Job" and name.rsplit("-", 1)[0] == job["name"]:
+            return f"slipway_app_jobs[{index}] ({job['name']})"
+    return "the app description"
+
+
+def pod_security_violations(warnings: list[str]) -> list[str]:
+    """The Pod Security warnings a dry run of a workload returns: its pods would be refused."""
+    return [warning for warning in warnings if POD_SECURITY_WARNING in warning]
+
+
+def workload_summary(obj: dict) -> str:
+    """`deployment/backend: 2/2 ready, slipway/demo-backend:1a2b` for the run's closing summary."""
+    status = obj.get("status") or {}
+    desired = (obj.get("spec") or {}).get("replicas", 1)
+    images = ", ".join(c["image"] for c in obj["spec"]["template"]["spec"]["containers"])
+    return f"{obj['kind'].lower()}/{obj['metadata']['name']}: {status.get('readyReplicas', 0)}/{desired} ready, {images}"

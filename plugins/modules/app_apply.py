@@ -1,0 +1,325 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Deploy an app model in one step: validate everything, apply in order, wait, prune."""
+
+DOCUMENTATION = r"""
+---
+module: app_apply
+short_description: Deploy slipway's app model, checked by the API server before anything changes
+description:
+  - Builds the app's objects from the model the C(slipway_app) role makes (C(slipway_app_model)):
+    the namespace with its Pod Security labels, the MongoDB Secret, the data stores'
+    StatefulSets and Services, the components' Deployments and Services, the Ingress, the
+    HorizontalPodAutoscalers and the one-off Jobs.
+  - Server-side dry-runs every object first, so nothing in the namespace changes unless every
+    object passes the API server's validation and admission; a Pod Security violation of a
+    workload's pods counts as a refusal. A refusal names the variable the object comes from.
+  - Then applies (server-side apply, field manager O(field_manager)) only what the dry run says
+    would change, in dependency order, waiting for the data stores before the components and for
+    the components before the Jobs, with the waiter of M(rollout_wait).
+  - Deletes the managed objects the model no longer calls for, found by label; Secrets and
+    PersistentVolumeClaims are never deleted.
+  - The MongoDB password is generated once into its Secret and kept by every later run; it is
+    never returned.
+  - In check mode the same dry runs say what would change (the drift check); nothing is written.
+options:
+  model:
+    description: The app model, C(slipway_app_model).
+    type: dict
+    required: true
+  images:
+    description: Image reference per component name (components with their own C(image) need none).
+    type: dict
+    default: {}
+  prune:
+    description: Delete managed objects the model no longer calls for.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds each wait (data stores, components, Jobs) may take.
+    type: int
+    default: 600
+  rollback_on_failure:
+    description: Roll a workload whose rollout fails back to its previous revision (the task still fails).
+    type: bool
+    default: false
+  field_manager:
+    description: The server-side apply field manager.
+    type: str
+    default: slipway
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description: Dry runs only; RV(changes) lists what an apply would change.
+  diff_mode:
+    support: full
+    description: Before and after of every object that changes, Secret values hidden.
+  idempotent:
+    support: full
+    description: A second run with the same model and images changes nothing.
+author:
+  - slipway
+"""
+
+EXAMPLES = r"""
+- name: Deploy the app
+  app_apply:
+    model: "{{ slipway_app_model }}"
+    images: "{{ image_build_refs }}"
+    kubeconfig: "{{ slipway_kubeconfig }}"
+  register: deployed
+
+- name: Only say what would change (the drift check)
+  app_apply:
+    model: "{{ slipway_app_model }}"
+    images: "{{ image_build_refs }}"
+  check_mode: true
+  register: drift
+"""
+
+RETURN = r"""
+changes:
+  description: C(Kind/name) of each object the run changed (or would), pruned ones with C( (pruned)).
+  type: list
+  elements: str
+  returned: always
+  sample: [Deployment/backend, Job/add-test-content-1a2b3c4d5e, Deployment/old (pruned)]
+jobs:
+  description: The names of the Jobs of this model (a digest of each one's spec).
+  type: list
+  elements: str
+  returned: always
+workloads:
+  description: Each described workload's readiness and images after the run.
+  type: list
+  elements: str
+  returned: success
+  sample: ["deployment/backend: 2/2 ready, slipway/demo-backend:1a2b"]
+urls:
+  description: Where the components with an Ingress host answer.
+  type: list
+  elements: str
+  returned: always
+targets:
+  description: The waits' per-workload results (as M(rollout_wait) returns them).
+  type: list
+  elements: dict
+  returned: when something was waited for
+"""
+
+import base64
+import secrets
+import string
+
+from ansible.module_utils.app_deploy import (
+    change_of, content, origin, pod_security_violations, prunable, redacted, ref, workload_summary)
+from ansible.module_utils.app_manifests import (
+    app_objects, component_objects, datastore_objects, edge_objects, job_objects, mongodb_secret, namespace)
+from ansible.module_utils.app_model import KINDS, MANAGED_KINDS, NAMESPACE, SECRET, expected_objects, image_refs
+from ansible.module_utils.kube_module import k8s_module
+from ansible.module_utils.rollout_kube import ApiError, ResourceType, connect
+from ansible.module_utils.rollout_targets import parse_targets
+from ansible.module_utils.rollout_waiter import FAILING, Options, WaitError, Waiter
+
+OPTIONS_SPEC = dict(
+    model=dict(type="dict", required=True),
+    images=dict(type="dict", default={}),
+    prune=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=600),
+    rollback_on_failure=dict(type="bool", default=False),
+    field_manager=dict(type="str", default="slipway"),
+)
+PASSWORD_LENGTH = 32
+
+
+class Refused(Exception):
+    """The API server refused an object in a dry run: nothing was changed."""
+
+
+def _rtype(kind: str) -> ResourceType:
+    known = KINDS[kind]
+    prefix = "/api/v1" if known.api_version == "v1" else f"/apis/{known.api_version}"
+    return ResourceType(prefix, known.plural)
+
+
+class Deploy:
+    def __init__(self, module, api):
+        self.module = module
+        self.api = api
+        params = module.params
+        self.model = params["model"]
+        self.namespace = self.model["namespace"]
+        self.manager = params["field_manager"]
+        self.selector = ",".join(f"{k}={v}" for k, v in self.model["selector"].items())
+        self.changes: list[str] = []
+        self.diffs: list[dict] = []
+        self.targets: list[dict] = []
+
+    # Reading and applying.
+    def live(self) -> dict[tuple[str, str], dict]:
+        """Every managed object in the namespace, and the Secret: one list per kind."""
+        found = {}
+        for kind in MANAGED_KINDS:
+            for obj in self.api.list(_rtype(kind.kind), self.namespace, self.selector)[0]:
+                # A list's items carry neither: the list does.
+                obj.update(kind=kind.kind, apiVersion=kind.api_version)
+                found[(kind.kind, obj["metadata"]["name"])] = obj
+        return found
+
+    def dry_run(self, objects: list[dict], live: dict) -> list[dict]:
+        """Every object through the API server's validation and admission; the ones that would change."""
+        pending = []
+        for obj in objects:
+            try:
+                after, warnings = self.api.apply(_rtype(obj["kind"]), self._ns(obj), obj["metadata"]["name"], obj,
+                                                 self.manager, dry_run=True)
+            except ApiError as err:
+                raise Refused(f"{ref(obj)} (from {origin(self.model, obj)}) refused by the API server, nothing "
+                              f"was changed: {err}") from err
+            violations = pod_security_violations(warnings)
+            if violations:
+                raise Refused(f"{ref(obj)} (from {origin(self.model, obj)}): its pods would be refused by the "
+                              f"namespace's Pod Security level, nothing was changed: {'; '.join(violations)}")
+            before = live.get((obj["kind"], obj["metadata"]["name"]))
+            change = change_of(before, after)
+            if change:
+                pending.append(obj)
+                self.changes.append(ref(obj))
+                if self.module._diff:
+                    self.diffs.append({"before_header": ref(obj), "after_header": ref(obj),
+                                       "before": redacted(content(before)) or {}, "after": redacted(content(after))})
+        return pending
+
+    def apply(self, objects: list[dict]) -> None:
+        if self.module.check_mode:
+            return
+        for obj in objects:
+            self.api.apply(_rtype(obj["kind"]), self._ns(obj), obj["metadata"]["name"], obj, self.manager)
+
+    def _ns(self, obj: dict) -> str:
+        return "" if obj["kind"] == NAMESPACE.kind else self.namespace
+
+    def wait(self, kind: str, names: list[str]) -> None:
+        if self.module.check_mode or not names:
+            return
+        params = self.module.params
+        options = Options(timeout=params["wait_timeout"], rollback_on_failure=params["rollback_on_failure"])
+        targets = parse_targets([f"{kind}/{name}" for name in names], self.namespace)
+        outcome = Waiter(self.api, targets, [], options).wait()
+        for warning in outcome.warnings:
+            self.module.warn(warning)
+        self.targets.extend(outcome.results)
+        failing = [r["message"] for r in outcome.results if r["status"] in FAILING]
+        if failing:
+            self.fail("; ".join(failing))
+
+    # The steps.
+    def run(self) -> dict:
+        model = self.model
+        ns_object = namespace(model)
+        ns_live = self.api.get_or_none(_rtype(NAMESPACE.kind), "", self.namespace)
+        pending_ns = self.dry_run([ns_object], {("Namespace", self.namespace): ns_live} if ns_live else {})
+        if ns_live is None and self.module.check_mode:
+            # Nothing in a namespace that does not exist can be dry-run: all of it would be created.
+            self.changes.extend(ref(obj) for obj in self._objects({}))
+            return self.result(f"namespace {self.namespace} does not exist yet: everything would be created")
+        self.apply(pending_ns)
+        live = self.live()
+        replicas = {name: obj["spec"].get("replicas") for (kind, name), obj in live.items() if kind == "Deployment"}
+        secret = self._secret()
+        objects = self._objects(replicas)
+        pending = self.dry_run(([secret] if secret else []) + objects, {**live, **self._live_secret()})
+        stores = datastore_objects(model)
+        workloads = component_objects(model, self.images, replicas) + edge_objects(model)
+        jobs = job_objects(model, self.images)
+        order = [(["Secret"], None), ([ref(o) for o in stores], ("statefulset", [s["name"] for s in model["datastores"]])),
+                 ([ref(o) for o in workloads], ("deployment", [c["name"] for c in model["components"]])),
+                 ([ref(o) for o in jobs], ("job", [j["metadata"]["name"] for j in jobs]))]
+        for refs, waited in order:
+            self.apply([obj for obj in pending if ref(obj) in refs or obj["kind"] in refs])
+            if waited:
+                self.wait(*waited)
+        if self.module.params["prune"]:
+            self.prune(live, [j["metadata"]["name"] for j in jobs])
+        return self.result()
+
+    @property
+    def images(self) -> dict:
+        refs = image_refs(self.model, self.module.params["images"])
+        missing = sorted(name for name, image in refs.items() if not image)
+        if missing:
+            self.fail(f"No image for {', '.join(missing)}: give it `image:` in slipway_app_components or build it "
+                      "(image_build role, app_deploy_images)")
+        return refs
+
+    def _objects(self, replicas: dict) -> list[dict]:
+        return app_objects(self.model, self.images, replicas)
+
+    def _live_secret(self) -> dict:
+        return {("Secret", self._secret_live["metadata"]["name"]): self._secret_live} if self._secret_live else {}
+
+    def _secret(self) -> dict | None:
+        """The MongoDB Secret: the password the data already uses, or a new one."""
+        self._secret_live = None
+        if not self.model["has_mongodb"]:
+            return None
+        self._secret_live = self.api.get_or_none(_rtype(SECRET.kind), self.namespace, "mongodb")
+        existing = ((self._secret_live or {}).get("data") or {}).get("password.txt")
+        if not existing:
+            alphabet = string.ascii_letters + string.digits
+            existing = base64.b64encode("".join(secrets.choice(alphabet) for _ in range(PASSWORD_LENGTH)).encode()).decode()
+        # Masked in anything the module returns, should an error ever quote the object.
+        self.module._module.no_log_values.update({existing, base64.b64decode(existing).decode()})
+        return mongodb_secret(self.model, existing)
+
+    def prune(self, live: dict, job_names: list[str]) -> None:
+        expected = expected_objects(self.model, job_names)
+        for obj in prunable(list(live.values()), expected):
+            self.changes.append(f"{ref(obj)} (pruned)")
+            if self.module._diff:
+                self.diffs.append({"before_header": ref(obj), "after_header": "(pruned)",
+                                   "before": redacted(content(obj)), "after": {}})
+            if not self.module.check_mode:
+                self.api.delete(_rtype(obj["kind"]), self.namespace, obj["metadata"]["name"], propagation="Background")
+
+    def summary(self) -> list[str]:
+        if self.module.check_mode:
+            return []
+        described = set(self.model["workloads"])
+        lines = []
+        for kind in ("Deployment", "StatefulSet"):
+            for obj in self.api.list(_rtype(kind), self.namespace, self.selector)[0]:
+                if obj["metadata"]["name"] in described:
+                    lines.append(workload_summary({**obj, "kind": kind}))
+        return lines
+
+    def result(self, note: str = "") -> dict:
+        result = dict(changed=bool(self.changes), changes=self.changes, urls=self.model["urls"],
+                      jobs=[j["metadata"]["name"] for j in job_objects(self.model, self.images)],
+                      workloads=self.summary(), targets=self.targets)
+        if note:
+            result["msg"] = note
+        if self.module._diff:
+            result["diff"] = self.diffs
+        return result
+
+    def fail(self, message: str) -> None:
+        self.module.fail_json(msg=message, changed=bool(self.changes) and not self.module.check_mode,
+                              changes=self.changes, targets=self.targets)
+
+
+def main():
+    module = k8s_module(OPTIONS_SPEC)
+    try:
+        deploy = Deploy(module, connect(module))
+        module.exit_json(**deploy.run())
+    except Refused as err:
+        module.fail_json(msg=str(err), changed=False, changes=[])
+    except (ApiError, WaitError) as err:
+        module.fail_json(msg=str(err), changed=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The deploy step's pure decisions (plugins/module_utils/app_deploy.py), on objects as the API
+server returns them: what a dry run says changes, what is pruned, what a Secret shows."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible.module_utils import app_deploy
+from ansible.module_utils.app_model import app_model
+
+LIVE = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "backend", "namespace": "shop", "uid": "u-1", "resourceVersion": "41", "generation": 3,
+                 "creationTimestamp": "2026-12-01T10:00:00Z", "labels": {"app.kubernetes.io/name": "backend"},
+                 "annotations": {"deployment.kubernetes.io/revision": "3"},
+                 "managedFields": [{"manager": "slipway", "time": "2026-12-01T10:00:00Z"}]},
+    "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "backend", "image": "b:1"}]}}},
+    "status": {"readyReplicas": 2},
+}
+
+
+def test_a_dry_run_that_only_restamps_the_object_is_no_change() -> None:
+    dry_run = copy.deepcopy(LIVE)
+    dry_run["metadata"]["managedFields"][0]["time"] = "2026-12-01T11:00:00Z"
+    dry_run["metadata"]["resourceVersion"] = "42"
+    dry_run["status"] = {"readyReplicas": 1}
+    assert app_deploy.change_of(LIVE, dry_run) is None
+
+
+def test_a_new_or_altered_object_is_a_change() -> None:
+    altered = copy.deepcopy(LIVE)
+    altered["spec"]["template"]["spec"]["containers"][0]["image"] = "b:2"
+    altered["metadata"]["generation"] = 4
+    assert app_deploy.change_of(LIVE, altered) == "changed"
+    assert app_deploy.change_of(None, LIVE) == "created"
+
+
+def test_an_annotation_of_the_users_own_is_content() -> None:
+    annotated = copy.deepcopy(LIVE)
+    annotated["metadata"]["annotations"]["team"] = "shop"
+    assert app_deploy.change_of(LIVE, annotated) == "changed"
+
+
+def test_pruning_keeps_what_is_described_and_never_other_kinds() -> None:
+    live = [{"kind": kind, "metadata": {"name": name}} for kind, name in [
+        ("Deployment", "backend"), ("Deployment", "old"), ("Job", "seed-1"), ("Job", "seed-0"),
+        ("Secret", "mongodb"), ("PersistentVolumeClaim", "data-mongodb-0")]]
+    expected = {"Deployment": ["backend"], "Job": ["seed-1"]}
+    assert [app_deploy.ref(o) for o in app_deploy.prunable(live, expected)] == ["Deployment/old", "Job/seed-0"]
+
+
+def test_a_secret_shows_its_keys_never_its_values() -> None:
+    secret = {"kind": "Secret", "metadata": {"name": "mongodb"}, "data": {"password.txt": "c2VjcmV0"}}
+    assert app_deploy.redacted(secret)["data"] == {"password.txt": "<hidden>"}
+    assert secret["data"]["password.txt"] == "c2VjcmV0"
+    assert app_deploy.redacted(LIVE) is LIVE
+
+
+MODEL = app_model({"name": "shop", "namespace": "shop", "mongodb": {"image": "mongo"}, "redis": {"enabled": False},
+                   "components": [{"name": "web", "image": "w:1", "port": 80}, {"name": "api", "image": "a:1"}],
+                   "jobs": [{"name": "seed", "image_of": "web"}]})
+
+
+@pytest.mark.parametrize(("kind", "name", "variable"), [
+    ("Deployment", "api", "slipway_app_components[1] (api)"),
+    ("Service", "web", "slipway_app_components[0] (web)"),
+    ("StatefulSet", "mongodb", "slipway_app_mongodb"),
+    ("Job", "seed-0123456789", "slipway_app_jobs[0] (seed)"),
+    ("Namespace", "shop", "slipway_app_namespace"),
+    ("Ingress", "shop", "slipway_app_components[*].ingress_host"),
+])
+def test_a_refusal_names_the_variable_of_the_object(kind: str, name: str, variable: str) -> None:
+    assert app_deploy.origin(MODEL, {"kind": kind, "metadata": {"name": name}}).startswith(variable)
+
+
+def test_pod_security_warnings_are_told_from_others() -> None:
+    warnings = ['would violate PodSecurity "restricted:latest": runAsNonRoot != true',
+                "spec.template.spec.containers[0].env[1]: hides previous definition"]
+    assert app_deploy.pod_security_violations(warnings) == warnings[:1]
+
+
+def test_workload_summary() -> None:
+    assert app_deploy.workload_summary(LIVE) == "deployment/backend: 2/2 ready, b:1"

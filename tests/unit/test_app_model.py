@@ -1,0 +1,213 @@
+"""The app model (plugins/module_utils/app_model.py) and the objects built from it
+(app_manifests.py): defaults applied once, every problem named before a cluster is asked, and
+the default app built as the Jinja templates built it (tests/unit/fixtures/golden, recorded from
+them before they were replaced)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from ansible.module_utils import app_manifests, app_model
+from ansible.module_utils.app_model import AppModelError
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+IMAGES = {"backend": "slipway/slipway-demo-backend:0123456789ab",
+          "frontend": "slipway/slipway-demo-frontend:ba9876543210",
+          "worker": "slipway/slipway-demo-backend:0123456789ab"}
+
+
+def role_defaults() -> dict:
+    """slipway_app's defaults as Ansible resolves them for the demo app (keys without the prefix)."""
+    raw = yaml.safe_load((REPO / "roles" / "slipway_app" / "defaults" / "main.yml").read_text())
+    context = {"role_path": str(REPO / "roles" / "slipway_app"), **raw}
+
+    def resolve(value):
+        if isinstance(value, str) and "{{" in value:
+            return resolve(jinja2.Template(value).render(context))
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        return value
+
+    return {key.removeprefix("slipway_app_"): resolve(value) for key, value in raw.items()}
+
+
+def model_of(**changes) -> dict:
+    return app_model.app_model({**role_defaults(), **changes}, path_exists=lambda path: Path(path).is_dir())
+
+
+def problems_of(**changes) -> list[str]:
+    with pytest.raises(AppModelError) as refused:
+        model_of(**changes)
+    return refused.value.problems
+
+
+def components_with(index: int = 0, **change) -> list[dict]:
+    components = copy.deepcopy(role_defaults()["components"])
+    components[index].update(change)
+    return components
+
+
+def _unordered(obj):
+    """Mounts, volumes and variables are matched by name: their order means nothing here. A
+    null field (the templates' empty `env:`) is an absent one."""
+    if isinstance(obj, dict):
+        return {k: sorted(map(_unordered, v), key=lambda item: item["name"]) if k in ("volumeMounts", "volumes", "env")
+                else _unordered(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_unordered(v) for v in obj]
+    return obj
+
+
+def _without_job_digest(obj: dict) -> dict:
+    """The recorded Jobs' digest was of the template's text, ours is of the spec's JSON."""
+    obj = copy.deepcopy(obj)
+    if obj["kind"] == "Job" and obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "slipway":
+        obj["metadata"]["name"] = obj["metadata"]["name"].rsplit("-", 1)[0]
+    return obj
+
+
+@pytest.mark.parametrize(("fixture", "changes", "replicas"), [
+    ("default-app", {}, {}),
+    ("placed-app", {"node_selector": {"slipway.dev/node": "real"},
+                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]},
+     {"backend": 5}),
+])
+def test_the_default_app_is_built_as_the_templates_built_it(fixture: str, changes: dict, replicas: dict) -> None:
+    model = model_of(**changes)
+    built = ([app_manifests.namespace(model)] + app_manifests.app_objects(model, IMAGES, replicas)
+             + [app_manifests.dump_job(model, "backup", "mongodb-backup-20261201-000000", "dump-20261201-000000",
+                                       "mongodb-backups", 5, 600, 3600)])
+    recorded = json.loads((GOLDEN / f"{fixture}.json").read_text())
+    assert [f"{o['kind']}/{o['metadata']['name']}" for o in map(_without_job_digest, built)] == \
+        [f"{o['kind']}/{o['metadata']['name']}" for o in map(_without_job_digest, recorded)]
+    for ours, theirs in zip(built, recorded):
+        assert differences(_unordered(_without_job_digest(ours)), _unordered(_without_job_digest(theirs))) == []
+
+
+def differences(ours, theirs, path="") -> list[str]:
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return [d for key in sorted(set(ours) | set(theirs), key=str)
+                for d in differences(ours.get(key, "<absent>"), theirs.get(key, "<absent>"), f"{path}.{key}")]
+    if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        return [d for i, (a, b) in enumerate(zip(ours, theirs)) for d in differences(a, b, f"{path}[{i}]")]
+    return [] if ours == theirs else [f"{path}: {ours!r} != {theirs!r}"]
+
+
+def test_every_default_is_applied_once() -> None:
+    bare = model_of(components=[{"name": "web", "image": "web:1", "port": 8080, "hpa": {"max_replicas": 4}}],
+                    jobs=[{"name": "seed", "image_of": "web"}], common_env={})
+    web = bare["components"][0]
+    assert web["replicas"] == 1 and web["hpa"]["min_replicas"] == 1
+    assert web["strategy"] == {"type": "RollingUpdate", "max_surge": 1, "max_unavailable": 0}
+    assert web["env"] == {"LISTEN_PORT": "8080"} and web["host"] is None
+    assert bare["jobs"][0]["backoff_limit"] == 3 and bare["jobs"][0]["active_deadline_seconds"] == 600
+    deployment = app_manifests.component_objects(bare, {"web": "web:1"}, {})[0]
+    assert deployment["spec"]["replicas"] == 1  # the HPA's minimum, from the same default
+
+
+def test_an_empty_ingress_host_is_no_ingress_anywhere() -> None:
+    # The templates rendered a rule for it that pruning then called unwanted.
+    model = model_of(components=components_with(1, ingress_host=""))
+    assert [c["name"] for c in model["components"] if c["host"]] == ["backend"]
+    ingress = [o for o in app_manifests.edge_objects(model) if o["kind"] == "Ingress"][0]
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["backend.localhost"]
+    assert app_model.expected_objects(model, [])["Ingress"] == ["slipway-demo"]
+    assert model["urls"] == ["http://backend.localhost/"]
+
+
+def test_survey_strings_are_cast() -> None:
+    # AWX survey answers arrive as strings.
+    model = model_of(components=components_with(0, replicas="3", port="40001", mount_mongodb_secret="false"),
+                     ingress_port="18080", redis={"enabled": "false", "image": "redis"})
+    assert model["components"][0]["replicas"] == 3 and model["components"][0]["port"] == 40001
+    assert model["components"][0]["mount_mongodb_secret"] is False
+    assert [s["name"] for s in model["datastores"]] == ["mongodb"]
+    assert model["urls"][0] == "http://backend.localhost:18080/"
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"components": components_with(0, probes={"liveness": {"path": "/healthz", "command": ["true"]}})},
+     "slipway_app_components[0] (backend).probes.liveness: give one of path, command or tcp_socket (got path, command)"),
+    ({"components": components_with(1, ingress_host="Front End!")},
+     "slipway_app_components[1] (frontend).ingress_host: 'Front End!.localhost' is not a DNS name"),
+    ({"components": components_with(0, resources={"limits": {"memory": "256 MB"}})},
+     "slipway_app_components[0] (backend).resources.limits.memory: '256 MB' is not a Kubernetes quantity"),
+    ({"components": components_with(0, build={"target": "backend"})},
+     "slipway_app_components[0] (backend).build.context is missing"),
+    ({"components": components_with(0, build={"context": "/nowhere/app"})},
+     "slipway_app_components[0] (backend).build.context: /nowhere/app is not a folder on the controller"),
+    ({"components": components_with(0, port=70000)}, "slipway_app_components[0] (backend).port: 70000 is outside 1..65535"),
+    ({"components": components_with(0, replicas=-1)}, "slipway_app_components[0] (backend).replicas: -1 is outside >= 0"),
+    ({"components": components_with(0, strategy={"type": "BlueGreen"})},
+     "slipway_app_components[0] (backend).strategy.type: 'BlueGreen' is not RollingUpdate or Recreate"),
+    ({"components": components_with(0, strategy={"max_surge": "lots"})},
+     "slipway_app_components[0] (backend).strategy.max_surge: 'lots' is not a count or a percentage"),
+    ({"components": components_with(0, hpa={"min_replicas": 5, "max_replicas": 2})},
+     "slipway_app_components[0] (backend).hpa.max_replicas: 2 is outside >= 5"),
+    ({"components": components_with(0, hpa={"max_replicas": 2, "memory_average": "lots"})},
+     "slipway_app_components[0] (backend).hpa.memory_average: 'lots' is not a Kubernetes quantity"),
+    ({"components": components_with(0, name="Back_End")}, "slipway_app_components[0].name: 'Back_End' is not a DNS label"),
+    ({"components": components_with(1, name="backend")}, "slipway_app_components[1] (backend).name: 'backend' is used twice"),
+    ({"components": components_with(2, image_of="nowhere")},
+     "slipway_app_components[2] (worker).image_of: no component named 'nowhere'"),
+    ({"components": components_with(0, image="web:1")},
+     "slipway_app_components[0] (backend): give exactly one of build, image or image_of (got ['build', 'image'])"),
+    ({"components": components_with(2, ingress_host="worker")},
+     "slipway_app_components[2] (worker).ingress_host needs a port to route to"),
+    ({"components": components_with(0, replica=3)}, "slipway_app_components[0] (backend): unknown keys ['replica']"),
+    ({"components": components_with(0, probes={"liveness": {"path": "healthz"}})},
+     "slipway_app_components[0] (backend).probes.liveness.path: 'healthz' does not start with /"),
+    ({"components": components_with(2, probes={"liveness": {"path": "/"}})},
+     "slipway_app_components[2] (worker).probes.liveness: an HTTP or TCP probe needs a port"),
+    ({"jobs": [{"name": "seed", "image_of": "nowhere"}]}, "slipway_app_jobs[0].image_of: no component named 'nowhere'"),
+    ({"jobs": [{"name": "s" * 51, "image": "x"}]}, "is not a DNS label of at most 50 characters"),
+    ({"mongodb": {"image": "mongo", "storage": "1 GB"}}, "slipway_app_mongodb.storage: '1 GB' is not a Kubernetes quantity"),
+    ({"mongodb": {"enabled": True}}, "slipway_app_mongodb.image is missing"),
+    ({"namespace": "My App"}, "slipway_app_namespace: 'My App' is not a DNS label"),
+    ({"components": []}, "slipway_app_components: give at least one component"),
+    ({"pod_security": "strict"}, "slipway_app_pod_security: 'strict' is not privileged, baseline or restricted"),
+])
+def test_each_problem_is_named_by_its_variable(changes: dict, named: str) -> None:
+    assert any(named in problem for problem in problems_of(**changes)), problems_of(**changes)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = " ".join(problems_of(components=components_with(0, port=0, replicas="two"), namespace=""))
+    for named in ("slipway_app_namespace: ''", "(backend).port: 0 is outside", "(backend).replicas: 'two' is not"):
+        assert named in problems
+
+
+def test_the_kinds_are_listed_once() -> None:
+    model = model_of()
+    assert [k["kind"] for k in model["managed_kinds"]] == [
+        "Service", "StatefulSet", "Deployment", "Ingress", "HorizontalPodAutoscaler", "Job"]
+    assert model["workloads"] == {"backend": "Deployment", "frontend": "Deployment", "worker": "Deployment",
+                                  "mongodb": "StatefulSet", "redis": "StatefulSet"}
+    built = {o["kind"] for o in app_manifests.app_objects(model, IMAGES)}
+    assert built == set(app_model.expected_objects(model, ["x"]))
+
+
+def test_images_to_build_and_to_load() -> None:
+    model = model_of(mongodb={"image": "mongo:6", "tools_image": "tools:1"})
+    assert [i["name"] for i in app_model.build_images(model)] == ["backend", "frontend"]
+    assert app_model.build_images(model)[0]["repository"] == "slipway/slipway-demo-backend"
+    assert app_model.prebuilt_images(model) == ["mongo:6", "redis:7.0.11-alpine", "tools:1"]
+    assert app_model.image_refs(model, {"backend": "b:1", "frontend": "f:1"}) == {
+        "backend": "b:1", "frontend": "f:1", "worker": "b:1"}
+
+
+def test_a_job_is_renamed_only_when_what_it_runs_changes() -> None:
+    model = model_of()
+    first = app_manifests.job_objects(model, IMAGES)[0]["metadata"]["name"]
+    assert app_manifests.job_objects(copy.deepcopy(model), dict(IMAGES))[0]["metadata"]["name"] == first
+    newer = app_manifests.job_objects(model, {**IMAGES, "backend": "slipway/slipway-demo-backend:fff"})
+    assert newer[0]["metadata"]["name"] != first and newer[0]["metadata"]["name"].startswith("add-test-content-")
