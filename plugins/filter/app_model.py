@@ -17,7 +17,7 @@ if _MODULE_UTILS not in ansible.module_utils.__path__:
 
 from ansible.module_utils import app_manifests  # noqa: E402
 from ansible.module_utils.app_model import (  # noqa: E402
-    AppModelError, build_images, expected_objects, prebuilt_images)
+    AppModelError, build_images, expected_objects, permissions, prebuilt_images)
 from ansible.module_utils.app_model import app_model as _app_model  # noqa: E402
 
 
@@ -44,5 +44,6 @@ class FilterModule:
             "app_build_images": build_images,
             "app_prebuilt_images": prebuilt_images,
             "app_expected_objects": expected_objects,
+            "app_permissions": permissions,
             "app_dump_job": app_dump_job,
         }

@@ -435,11 +435,40 @@ def app_model(variables: dict, path_exists=None) -> dict:
         "jobs": jobs,
         "selector": {"app.kubernetes.io/part-of": name, "app.kubernetes.io/managed-by": MANAGED_BY},
         "managed_kinds": [k.as_dict() for k in MANAGED_KINDS],
+        # Teardown goes against the apply order, and takes the runbooks' ConfigMaps too.
+        "teardown_kinds": [k.as_dict() for k in reversed(MANAGED_KINDS)] + [CONFIGMAP.as_dict()],
         "workloads": {**{c["name"]: DEPLOYMENT.kind for c in components},
                       **{s["name"]: STATEFULSET.kind for s in datastores}},
         "urls": [_url(c["host"], ingress_port) for c in components if c["host"]],
         "has_mongodb": any(s["name"] == "mongodb" for s in datastores),
     }
+
+
+# The kinds slipway writes in the namespace and the verbs it writes them with: server-side apply
+# (get, create, patch), the deploy's reads and pruning (list, delete), the runbooks' teardown with
+# purge (delete); the workloads it waits for are watched too. Then what it only reads to judge
+# a rollout and to roll one back (patch through the workload, pods deleted by a restart).
+WRITTEN = (SECRET, CONFIGMAP, SERVICE, PVC, DEPLOYMENT, STATEFULSET, JOB, INGRESS, HPA)
+WATCHED = {DEPLOYMENT, STATEFULSET, JOB}
+READ = (
+    {"resource": "pods", "verbs": ["get", "list", "watch", "delete"]},
+    {"resource": "pods", "subresource": "log", "verbs": ["get"]},
+    {"resource": "events", "verbs": ["list", "watch"]},
+    {"group": "apps", "resource": "replicasets", "verbs": ["list", "watch"]},
+    {"group": "apps", "resource": "controllerrevisions", "verbs": ["list", "watch"]},
+)
+
+
+def permissions(model: dict) -> list[dict]:
+    """What slipway does (site.yml and the runbooks): the list the preflight reviews and
+    playbooks/deployer-rbac.yml grants, from the kinds above."""
+    granted = [{"resource": NAMESPACE.plural, "name": model["namespace"], "verbs": ["get", "create", "patch"],
+                "cluster": True}]
+    for kind in WRITTEN:
+        group = kind.api_version.rpartition("/")[0]
+        verbs = ["get", "list"] + (["watch"] if kind in WATCHED else []) + ["create", "patch", "delete"]
+        granted.append({**({"group": group} if group else {}), "resource": kind.plural, "verbs": verbs})
+    return granted + [dict(entry) for entry in READ]
 
 
 def _url(host: str, port: int) -> str:

@@ -7,8 +7,8 @@ DOCUMENTATION = r"""
 module: app_apply
 short_description: Deploy slipway's app model, checked by the API server before anything changes
 description:
-  - Builds the app's objects from the model the C(slipway_app) role makes (C(slipway_app_model)):
-    the namespace with its Pod Security labels, the MongoDB Secret, the data stores'
+  - Builds the app's objects from the model the C(slipway_app) role makes, C(slipway_app_model),
+    that is the namespace with its Pod Security labels, the MongoDB Secret, the data stores'
     StatefulSets and Services, the components' Deployments and Services, the Ingress, the
     HorizontalPodAutoscalers and the one-off Jobs.
   - Server-side dry-runs every object first, so nothing in the namespace changes unless every

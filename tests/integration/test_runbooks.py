@@ -81,7 +81,7 @@ def test_granting_again_changes_nothing_and_keeps_the_deploys_labels(app: dict, 
 
 
 def test_drift_passes_on_a_fresh_deploy(app: dict) -> None:
-    checked = runbook(app, "drift")
+    checked = runbook(app, "drift", "--check")
     assert checked.returncode == 0, failure_messages(checked)
     assert checked.changed == 0
     assert "matches the app's description" in checked.results("Fail when the cluster drifted")[0]["msg"]
@@ -149,7 +149,7 @@ def test_scale_moves_an_autoscalers_bounds(app: dict, api_client: client.ApiClie
 
 def test_drift_fails_after_a_manual_change(app: dict) -> None:
     # The frontend runs 3 replicas since the scale above; the description says 2.
-    drifted = runbook(app, "drift", "--diff")
+    drifted = runbook(app, "drift", "--check")
     assert drifted.returncode != 0
     message = failure_messages(drifted)
     assert "Deployment/frontend" in message and "HorizontalPodAutoscaler/backend" in message
