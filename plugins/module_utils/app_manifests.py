@@ -8,14 +8,20 @@ Pure: objects in, objects out.
 
 from __future__ import annotations
 
+import base64
+import copy
 import hashlib
 import json
 
 from ansible.module_utils.app_model import (
-    DEPLOYMENT, HPA, INGRESS, JOB, MANAGED_BY, MONGODB_SECRET, MONGODB_SECRET_KEY,
-    MONGODB_SECRET_PATH, NAMESPACE, SECRET, SERVICE, STATEFULSET)
+    CONFIGMAP, DEPLOYMENT, HPA, INGRESS, JOB, KINDS, MANAGED_BY, MONGODB_SECRET, MONGODB_SECRET_KEY,
+    MONGODB_SECRET_PATH, NAMESPACE, PDB, SECRET, SERVICE, STATEFULSET, files_config_map)
 
 POD_SECURITY_MODES = ("enforce", "audit", "warn")
+# A pod annotation with a digest of the files a pod mounts: a change of content rolls it.
+FILES_DIGEST = "slipway.dev/files-digest"
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]}}
 REVISION_HISTORY_LIMIT = 5
 PROGRESS_DEADLINE_SECONDS = 600
 
@@ -68,16 +74,24 @@ def pod_spec(model: dict, workload: dict, image: str, restart_policy: str = "Alw
         container["command"] = workload["command"]
     if workload.get("args") is not None:
         container["args"] = workload["args"]
-    if workload["env"]:
-        container["env"] = [{"name": key, "value": value} for key, value in sorted(workload["env"].items())]
+    env = [{"name": key, "value": value} for key, value in workload["env"].items()]
+    for key, ref in workload.get("env_refs", {}).items():
+        selector_key = "secretKeyRef" if ref["from"] == "secret" else "configMapKeyRef"
+        env.append({"name": key, "valueFrom": {selector_key: {"name": ref["name"], "key": ref["key"]}}})
+    if env:
+        container["env"] = sorted(env, key=lambda variable: variable["name"])
+    if workload.get("env_from"):
+        container["envFrom"] = [{**({"prefix": e["prefix"]} if e["prefix"] else {}),
+                                 ("secretRef" if e["from"] == "secret" else "configMapRef"): {"name": e["name"]}}
+                                for e in workload["env_from"]]
     if workload.get("port") is not None:
-        container["ports"] = [{"name": "http", "containerPort": workload["port"]}]
+        container["ports"] = [{"name": "http", "containerPort": workload["port"]}] + [
+            {"name": p["name"], "containerPort": p["port"]} for p in workload.get("ports", [])]
     for kind, probe in workload.get("probes", {}).items():
         container[f"{kind}Probe"] = _probe(probe)
     if workload.get("resources"):
         container["resources"] = workload["resources"]
-    container["securityContext"] = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                    "capabilities": {"drop": ["ALL"]}}
+    container["securityContext"] = RESTRICTED_CONTAINER
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     volumes = [{"name": "tmp", "emptyDir": {}}]
     if workload.get("data_path"):
@@ -87,17 +101,96 @@ def pod_spec(model: dict, workload: dict, image: str, restart_policy: str = "Alw
     if workload.get("mount_mongodb_secret"):
         mounts.append({"name": "mongodb-secret", "mountPath": MONGODB_SECRET_PATH, "readOnly": True})
         volumes.append({"name": "mongodb-secret", "secret": {"secretName": MONGODB_SECRET, "defaultMode": 0o440}})
+    for volume in workload.get("volumes", []):
+        mounts.append({"name": volume["name"], "mountPath": volume["mount_path"],
+                       **({"readOnly": True} if volume["read_only"] else {})})
+        volumes.append({"name": volume["name"], **volume["source"]})
+    if workload.get("files"):
+        keys = _file_keys(workload["files"])
+        mounts += [{"name": "files", "mountPath": f["path"], "subPath": key, "readOnly": True}
+                   for key, f in zip(keys, workload["files"])]
+        volumes.append({"name": "files", "configMap": {"name": files_config_map(workload)}})
     container["volumeMounts"] = mounts + list(extra_mounts or [])
-    spec = {"automountServiceAccountToken": False, "restartPolicy": restart_policy}
-    if model["placement"]["node_selector"]:
-        spec["nodeSelector"] = model["placement"]["node_selector"]
-    if model["placement"]["tolerations"]:
-        spec["tolerations"] = model["placement"]["tolerations"]
+    spec = {"automountServiceAccountToken": workload.get("automount_service_account_token", False),
+            "restartPolicy": restart_policy}
+    if workload.get("service_account"):
+        spec["serviceAccountName"] = workload["service_account"]
+    spec.update(_placement(model, workload))
+    pull_secrets = model.get("image_pull_secrets", []) + workload.get("image_pull_secrets", [])
+    if pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in dict.fromkeys(pull_secrets)]
     spec["securityContext"] = {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
                                "seccompProfile": {"type": "RuntimeDefault"}}
+    if workload.get("init_containers"):
+        spec["initContainers"] = [_init_container(model, init, image, workload) for init in workload["init_containers"]]
     spec["containers"] = [container]
     spec["volumes"] = volumes + list(extra_volumes or [])
     return spec
+
+
+def _init_container(model: dict, init: dict, image: str, workload: dict) -> dict:
+    """An init container of the pod's own image unless it names one, as restricted as the main one."""
+    container = {"name": init["name"], "image": init["image"] or image, "imagePullPolicy": model["image_pull_policy"]}
+    for key in ("command", "args"):
+        if init[key] is not None:
+            container[key] = init[key]
+    if init["env"]:
+        container["env"] = [{"name": k, "value": v} for k, v in sorted(init["env"].items())]
+    if workload.get("resources"):
+        container["resources"] = workload["resources"]
+    container["securityContext"] = RESTRICTED_CONTAINER
+    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    return container
+
+
+def _placement(model: dict, workload: dict) -> dict:
+    """The app's nodeSelector and tolerations, with the workload's own over them, and its
+    affinity and topology spread (by default over its own pods)."""
+    own = workload.get("own_placement") or {}
+    node_selector = {**model["placement"]["node_selector"], **own.get("node_selector", {})}
+    tolerations = model["placement"]["tolerations"] + [t for t in own.get("tolerations", [])
+                                                       if t not in model["placement"]["tolerations"]]
+    placement = {}
+    if node_selector:
+        placement["nodeSelector"] = node_selector
+    if tolerations:
+        placement["tolerations"] = tolerations
+    if own.get("affinity"):
+        placement["affinity"] = own["affinity"]
+    if own.get("topology_spread"):
+        placement["topologySpreadConstraints"] = [
+            {"labelSelector": {"matchLabels": selector(model, workload["name"])}, **constraint}
+            for constraint in own["topology_spread"]]
+    return placement
+
+
+def _file_keys(files: list[dict]) -> list[str]:
+    """ConfigMap keys for files: the base name, made unique."""
+    keys = []
+    for number, entry in enumerate(files):
+        base = entry["path"].rsplit("/", 1)[-1]
+        keys.append(base if base not in keys else f"{number}-{base}")
+    return keys
+
+
+def files_objects(model: dict, workload: dict, component: str) -> list[dict]:
+    """The ConfigMap of a workload's files, if it has any."""
+    if not workload.get("files"):
+        return []
+    keys = _file_keys(workload["files"])
+    return [{"apiVersion": CONFIGMAP.api_version, "kind": CONFIGMAP.kind,
+             "metadata": _metadata(model, files_config_map(workload), labels(model, workload["name"], component)),
+             "data": {key: f["content"] for key, f in zip(keys, workload["files"])}}]
+
+
+def _template_metadata(model: dict, workload: dict, component: str, image: str) -> dict:
+    metadata = {"labels": {**workload.get("labels", {}), **labels(model, workload["name"], component, image)}}
+    annotations = dict(workload.get("pod_annotations", {}))
+    if workload.get("files"):
+        annotations[FILES_DIGEST] = digest(workload["files"])
+    if annotations:
+        metadata["annotations"] = annotations
+    return metadata
 
 
 def namespace(model: dict) -> dict:
@@ -158,27 +251,48 @@ def component_objects(model: dict, images: dict[str, str], current_replicas: dic
         name, image = component["name"], images[component["name"]]
         replicas = (current_replicas.get(name, component["hpa"]["min_replicas"]) if component["hpa"]
                     else component["replicas"])
+        objects += files_objects(model, component, name)
+        own_labels = component["labels"]
+        metadata = _metadata(model, name, {**own_labels, **labels(model, name, name, image)})
+        if component["annotations"]:
+            metadata["annotations"] = component["annotations"]
         objects.append({
             "apiVersion": DEPLOYMENT.api_version, "kind": DEPLOYMENT.kind,
-            "metadata": _metadata(model, name, labels(model, name, name, image)),
+            "metadata": metadata,
             "spec": {
                 "replicas": int(replicas),
                 "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
                 "progressDeadlineSeconds": PROGRESS_DEADLINE_SECONDS,
                 "selector": {"matchLabels": selector(model, name)},
                 "strategy": _strategy(component["strategy"]),
-                "template": {"metadata": {"labels": labels(model, name, name, image)},
+                "template": {"metadata": _template_metadata(model, component, name, image),
                              "spec": pod_spec(model, component, image)},
             },
         })
         if component["port"] is not None:
-            objects.append({
-                "apiVersion": SERVICE.api_version, "kind": SERVICE.kind,
-                "metadata": _metadata(model, name, labels(model, name, name)),
-                "spec": {"selector": selector(model, name),
-                         "ports": [{"name": "http", "port": component["port"], "targetPort": "http"}]},
-            })
+            objects.append(_service(model, component))
+        if component["pdb"]:
+            objects.append({"apiVersion": PDB.api_version, "kind": PDB.kind,
+                            "metadata": _metadata(model, name, {**own_labels, **labels(model, name, name)}),
+                            "spec": {**{("minAvailable" if k == "min_available" else "maxUnavailable"): v
+                                        for k, v in component["pdb"].items()},
+                                     "selector": {"matchLabels": selector(model, name)}}})
     return objects
+
+
+def _service(model: dict, component: dict) -> dict:
+    name, service = component["name"], component["service"]
+    ports = [{"name": "http", "port": component["port"], "targetPort": "http",
+              **({"nodePort": service["node_port"]} if service["node_port"] else {})}]
+    ports += [{"name": p["name"], "port": p["port"], "targetPort": p["name"],
+               **({"nodePort": p["node_port"]} if p["node_port"] else {})} for p in component["ports"]]
+    spec = {"selector": selector(model, name), "ports": ports}
+    if service["type"] != "ClusterIP":
+        spec["type"] = service["type"]
+    metadata = _metadata(model, name, {**component["labels"], **labels(model, name, name)})
+    if service["annotations"]:
+        metadata["annotations"] = service["annotations"]
+    return {"apiVersion": SERVICE.api_version, "kind": SERVICE.kind, "metadata": metadata, "spec": spec}
 
 
 def edge_objects(model: dict) -> list[dict]:
@@ -186,17 +300,21 @@ def edge_objects(model: dict) -> list[dict]:
     objects = []
     routed = [c for c in model["components"] if c["host"]]
     if routed:
-        objects.append({
-            "apiVersion": INGRESS.api_version, "kind": INGRESS.kind,
-            "metadata": _metadata(model, model["name"], labels(model, model["name"], "ingress")),
-            "spec": {
-                "ingressClassName": model["ingress"]["class"],
-                "rules": [{"host": c["host"], "http": {"paths": [{
-                    "path": "/", "pathType": "Prefix",
-                    "backend": {"service": {"name": c["name"], "port": {"name": "http"}}}}]}}
-                    for c in routed],
-            },
-        })
+        ingress = model["ingress"]
+        metadata = _metadata(model, model["name"], labels(model, model["name"], "ingress"))
+        if ingress.get("annotations"):
+            metadata["annotations"] = ingress["annotations"]
+        spec = {
+            "ingressClassName": ingress["class"],
+            "rules": [{"host": c["host"], "http": {"paths": [{
+                "path": p["path"], "pathType": p["path_type"],
+                "backend": {"service": {"name": c["name"], "port": {"name": "http"}}}}
+                for p in c.get("ingress_paths") or [{"path": "/", "path_type": "Prefix"}]]}}
+                for c in routed],
+        }
+        if ingress.get("tls_secret"):
+            spec["tls"] = [{"hosts": [c["host"] for c in routed], "secretName": ingress["tls_secret"]}]
+        objects.append({"apiVersion": INGRESS.api_version, "kind": INGRESS.kind, "metadata": metadata, "spec": spec})
     for component in model["components"]:
         hpa = component["hpa"]
         if not hpa:
@@ -231,11 +349,13 @@ def job_objects(model: dict, images: dict[str, str]) -> list[dict]:
     for job in model["jobs"]:
         image = job["source"].get("image") or images[job["source"]["image_of"]]
         spec = {"backoffLimit": job["backoff_limit"], "activeDeadlineSeconds": job["active_deadline_seconds"],
-                "template": {"metadata": {"labels": labels(model, job["name"], "job", image)},
+                "template": {"metadata": _template_metadata(model, job, "job", image),
                              "spec": pod_spec(model, job, image, "Never")}}
+        objects += files_objects(model, job, "job")
         name = f"{job['name']}-{digest(spec)}"
         objects.append({"apiVersion": JOB.api_version, "kind": JOB.kind,
-                        "metadata": _metadata(model, name, labels(model, job["name"], "job", image)),
+                        "metadata": _metadata(model, name, {**job.get("labels", {}),
+                                                            **labels(model, job["name"], "job", image)}),
                         "spec": spec})
     return objects
 
@@ -268,7 +388,101 @@ def dump_job(model: dict, action: str, name: str, dump_name: str, claim: str, re
                      "template": {"metadata": {"labels": job_labels}, "spec": spec}}}
 
 
+def user_secrets(model: dict, values: dict[str, dict]) -> list[dict]:
+    """The Secrets the user gives values for (slipway_app_secrets): kept, never pruned."""
+    objects = []
+    for name in model.get("secrets", {}):
+        data = {key: base64.b64encode(str(value).encode()).decode() for key, value in (values.get(name) or {}).items()}
+        objects.append({"apiVersion": SECRET.api_version, "kind": SECRET.kind,
+                        "metadata": _metadata(model, name, labels(model, name, "secret")),
+                        "type": "Opaque", "data": data})
+    return objects
+
+
 def app_objects(model: dict, images: dict[str, str], current_replicas: dict[str, int] | None = None) -> list[dict]:
-    """Everything site.yml applies but the namespace and the Secret, in the order it applies them."""
-    return (datastore_objects(model) + component_objects(model, images, current_replicas or {})
-            + edge_objects(model) + job_objects(model, images))
+    """Everything site.yml applies but the namespace and the Secrets, in the order it applies
+    them, with the user's patches applied."""
+    return patched(model, datastore_objects(model) + component_objects(model, images, current_replicas or {})
+                   + edge_objects(model) + job_objects(model, images))
+
+
+class PatchError(ValueError):
+    pass
+
+
+def patched(model: dict, objects: list[dict]) -> list[dict]:
+    """The objects with slipway_app_patches applied; a patch whose object is not rendered fails."""
+    by_ref = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    for index, patch in enumerate(model.get("patches", [])):
+        target = by_ref.get((patch["kind"], patch["name"]))
+        if target is None and patch["kind"] == JOB.kind:
+            target = next((o for o in objects if o["kind"] == JOB.kind
+                           and o["metadata"]["name"].rsplit("-", 1)[0] == patch["name"]), None)
+        if target is None:
+            raise PatchError(f"slipway_app_patches[{index}]: the app renders no {patch['kind']}/{patch['name']}")
+        try:
+            result = merge_patch(target, patch["merge"]) if "merge" in patch else json_patch(target, patch["json"])
+        except (KeyError, IndexError, ValueError, TypeError) as err:
+            raise PatchError(f"slipway_app_patches[{index}] ({patch['kind']}/{patch['name']}): {err}") from err
+        target.clear()
+        target.update(result)
+    return objects
+
+
+def merge_patch(target, patch):
+    """A strategic merge as kustomize does it for built-in kinds: mappings merged key by key
+    (null removes a key), lists of mappings with a `name` merged item by item by name, other
+    lists replaced."""
+    if isinstance(patch, dict) and isinstance(target, dict):
+        merged = copy.deepcopy(target)
+        for key, value in patch.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = merge_patch(merged.get(key), value)
+        return merged
+    if isinstance(patch, list) and isinstance(target, list) and all(
+            isinstance(item, dict) and "name" in item for item in patch + target):
+        merged = [copy.deepcopy(item) for item in target]
+        names = [item["name"] for item in merged]
+        for item in patch:
+            if item["name"] in names:
+                where = names.index(item["name"])
+                merged[where] = merge_patch(merged[where], item)
+            else:
+                merged.append(copy.deepcopy(item))
+        return merged
+    return copy.deepcopy(patch)
+
+
+def _pointer(path: str) -> list[str]:
+    return [part.replace("~1", "/").replace("~0", "~") for part in path.lstrip("/").split("/")]
+
+
+def json_patch(target: dict, operations: list[dict]) -> dict:
+    """RFC 6902's add, remove, replace and test."""
+    document = copy.deepcopy(target)
+    for op in operations:
+        *parents, last = _pointer(op["path"])
+        node = document
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            index = len(node) if last == "-" else int(last)
+            if op["op"] == "add":
+                node.insert(index, copy.deepcopy(op["value"]))
+            elif op["op"] == "remove":
+                node.pop(index)
+            elif op["op"] == "replace":
+                node[index] = copy.deepcopy(op["value"])
+            elif node[index] != op["value"]:
+                raise ValueError(f"test failed at {op['path']}")
+        elif op["op"] in ("add", "replace"):
+            if op["op"] == "replace" and last not in node:
+                raise KeyError(f"{op['path']} does not exist")
+            node[last] = copy.deepcopy(op["value"])
+        elif op["op"] == "remove":
+            del node[last]
+        elif node.get(last) != op["value"]:
+            raise ValueError(f"test failed at {op['path']}")
+    return document

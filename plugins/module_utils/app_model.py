@@ -64,11 +64,12 @@ STATEFULSET = Kind("apps/v1", "StatefulSet", "statefulsets")
 INGRESS = Kind("networking.k8s.io/v1", "Ingress", "ingresses")
 HPA = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 JOB = Kind("batch/v1", "Job", "jobs")
+PDB = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
 # What the deploy applies and prunes, in the order it applies them. Secrets and claims are
 # applied (or made by StatefulSets) but never pruned: they hold the data.
-MANAGED_KINDS = (SERVICE, STATEFULSET, DEPLOYMENT, INGRESS, HPA, JOB)
+MANAGED_KINDS = (CONFIGMAP, SERVICE, STATEFULSET, DEPLOYMENT, INGRESS, HPA, PDB, JOB)
 KEPT_KINDS = (SECRET, PVC)
-KINDS = {k.kind: k for k in (NAMESPACE, CONFIGMAP) + MANAGED_KINDS + KEPT_KINDS}
+KINDS = {k.kind: k for k in (NAMESPACE,) + MANAGED_KINDS + KEPT_KINDS}
 
 # The data stores slipway knows, as data: what each needs beyond the user's image and sizes.
 # Probes need nothing in the image beyond the server: a TCP connect for MongoDB (mongo's image
@@ -91,14 +92,34 @@ DATASTORES = {
 }
 DATASTORE_KEYS = {"enabled", "image", "tools_image", "storage", "storage_class", "resources"}
 
+# What any pod of the app's own (a component's, a Job's) may add to the pod spec slipway builds.
+POD_KEYS = {"labels", "pod_annotations", "env_from", "files", "volumes", "node_selector", "tolerations",
+            "affinity", "topology_spread", "service_account", "automount_service_account_token",
+            "init_containers", "image_pull_secrets"}
 COMPONENT_KEYS = {"name", "build", "image", "image_of", "replicas", "port", "command", "args", "env",
-                  "mount_mongodb_secret", "probes", "resources", "strategy", "ingress_host", "hpa"}
+                  "mount_mongodb_secret", "probes", "resources", "strategy", "ingress_host", "ingress_paths",
+                  "hpa", "annotations", "ports", "service", "pdb"} | POD_KEYS
 BUILD_KEYS = {"context", "dockerfile", "target", "build_args", "prepare"}
 PROBE_KEYS = {"path", "port", "command", "tcp_socket", "period_seconds", "timeout_seconds",
               "failure_threshold"}
 HPA_KEYS = {"min_replicas", "max_replicas", "cpu_utilization", "memory_average"}
 JOB_KEYS = {"name", "image", "image_of", "command", "args", "env", "mount_mongodb_secret",
-            "resources", "backoff_limit", "active_deadline_seconds"}
+            "resources", "backoff_limit", "active_deadline_seconds"} | POD_KEYS
+SERVICE_KEYS = {"type", "node_port", "annotations"}
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+PORT_KEYS = {"name", "port", "node_port"}
+INGRESS_PATH_KEYS = {"path", "path_type"}
+PATH_TYPES = ("Prefix", "Exact", "ImplementationSpecific")
+VOLUME_KEYS = {"name", "mount_path", "read_only", "source"}
+FILE_KEYS = {"path", "content"}
+INIT_KEYS = {"name", "image", "command", "args", "env"}
+PDB_KEYS = {"min_available", "max_unavailable"}
+PATCH_KEYS = {"kind", "name", "merge", "json"}
+# Labels slipway sets itself: a user's labels may not move an object out of its selector.
+OWN_LABEL_PREFIX = "app.kubernetes.io/"
+# The volumes and ports slipway's pod spec has already.
+RESERVED_VOLUMES = {"tmp", "data", "mongodb-secret", "files"}
+ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 RESOURCE_KEYS = {"requests", "limits"}
 # A Job's name is its prefix, '-' and a 10-character digest of its spec: 63 in all.
 JOB_NAME_MAX = 50
@@ -213,7 +234,131 @@ def _env(check: _Checker, where: str, common: dict, own, port: int | None) -> di
     env = {**common, **check.mapping(where, own)}
     if port is not None:
         env["LISTEN_PORT"] = port
-    return {str(key): "" if value is None else str(value) for key, value in env.items()}
+    literal = {}
+    for key, value in env.items():
+        if not ENV_NAME.match(str(key)):
+            check.add(f"{where}.{key}: not a valid environment variable name")
+        if isinstance(value, dict):
+            continue
+        literal[str(key)] = "" if value is None else str(value)
+    return literal
+
+
+def _env_refs(check: _Checker, where: str, own) -> dict:
+    """Variables taken from a key of the user's own Secret or ConfigMap: {secret: name, key: k}."""
+    refs = {}
+    for key, value in (own or {}).items() if isinstance(own, dict) else ():
+        if not isinstance(value, dict):
+            continue
+        check.mapping(f"{where}.{key}", value, {"secret", "config_map", "key"})
+        sources = [source for source in ("secret", "config_map") if value.get(source)]
+        if len(sources) != 1 or not value.get("key"):
+            check.add(f"{where}.{key}: give secret or config_map, and key")
+            continue
+        refs[str(key)] = {"from": sources[0], "name": str(value[sources[0]]), "key": str(value["key"])}
+    return refs
+
+
+def _str_map(check: _Checker, where: str, value) -> dict:
+    return {str(k): "" if v is None else str(v) for k, v in check.mapping(where, value).items()}
+
+
+def _labels(check: _Checker, where: str, value) -> dict:
+    labels = _str_map(check, where, value)
+    for key in labels:
+        if key.startswith(OWN_LABEL_PREFIX):
+            check.add(f"{where}.{key}: labels under {OWN_LABEL_PREFIX} are slipway's own")
+    return labels
+
+
+def _pod(check: _Checker, where: str, spec: dict) -> dict:
+    """The pod-level extras of a component or a Job, normalised."""
+    env_from = []
+    for index, entry in enumerate(spec.get("env_from") or []):
+        entry = check.mapping(f"{where}.env_from[{index}]", entry, {"secret", "config_map", "prefix"})
+        sources = [source for source in ("secret", "config_map") if entry.get(source)]
+        if len(sources) != 1:
+            check.add(f"{where}.env_from[{index}]: give secret or config_map")
+            continue
+        env_from.append({"from": sources[0], "name": str(entry[sources[0]]), "prefix": str(entry.get("prefix") or "")})
+    volumes = []
+    for index, entry in enumerate(spec.get("volumes") or []):
+        at = f"{where}.volumes[{index}]"
+        entry = check.mapping(at, entry, VOLUME_KEYS)
+        if not DNS_LABEL.match(str(entry.get("name", ""))) or entry.get("name") in RESERVED_VOLUMES:
+            check.add(f"{at}.name: {entry.get('name')!r} is not a DNS label other than {sorted(RESERVED_VOLUMES)}")
+        if not str(entry.get("mount_path", "")).startswith("/"):
+            check.add(f"{at}.mount_path: give an absolute path")
+        source = check.mapping(f"{at}.source", entry.get("source"))
+        if len(source) != 1:
+            check.add(f"{at}.source: give one volume source as in a pod spec, e.g. {{emptyDir: {{}}}}")
+        volumes.append({"name": str(entry.get("name")), "mount_path": str(entry.get("mount_path")),
+                        "read_only": as_bool(entry.get("read_only", False)), "source": dict(source)})
+    files = []
+    for index, entry in enumerate(spec.get("files") or []):
+        at = f"{where}.files[{index}]"
+        entry = check.mapping(at, entry, FILE_KEYS)
+        path = str(entry.get("path", ""))
+        if not path.startswith("/") or path.endswith("/"):
+            check.add(f"{at}.path: {path!r} is not an absolute file path")
+        files.append({"path": path, "content": str(entry.get("content", ""))})
+    init_containers = []
+    for index, entry in enumerate(spec.get("init_containers") or []):
+        at = f"{where}.init_containers[{index}]"
+        entry = check.mapping(at, entry, INIT_KEYS)
+        init_containers.append({
+            "name": _name(check, at, entry) or "", "image": str(entry.get("image") or ""),
+            "command": check.strings(f"{at}.command", entry.get("command")),
+            "args": check.strings(f"{at}.args", entry.get("args")),
+            "env": _str_map(check, f"{at}.env", entry.get("env"))})
+    tolerations = spec.get("tolerations") or []
+    spread = spec.get("topology_spread") or []
+    for key, value in (("tolerations", tolerations), ("topology_spread", spread)):
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            check.add(f"{where}.{key}: expected a list of mappings as in a pod spec")
+    pull_secrets = check.strings(f"{where}.image_pull_secrets", spec.get("image_pull_secrets")) or []
+    return {
+        "labels": _labels(check, f"{where}.labels", spec.get("labels")),
+        "pod_annotations": _str_map(check, f"{where}.pod_annotations", spec.get("pod_annotations")),
+        "env_refs": _env_refs(check, f"{where}.env", spec.get("env")),
+        "env_from": env_from,
+        "volumes": volumes,
+        "files": files,
+        "init_containers": init_containers,
+        "own_placement": {"node_selector": _str_map(check, f"{where}.node_selector", spec.get("node_selector")),
+                          "tolerations": list(tolerations) if isinstance(tolerations, list) else [],
+                          "affinity": dict(check.mapping(f"{where}.affinity", spec.get("affinity"))),
+                          "topology_spread": list(spread) if isinstance(spread, list) else []},
+        "service_account": str(spec.get("service_account") or "") or None,
+        "automount_service_account_token": as_bool(spec.get("automount_service_account_token", False)),
+        "image_pull_secrets": pull_secrets,
+    }
+
+
+def _service(check: _Checker, where: str, spec: dict, port: int | None) -> tuple[dict, list[dict]]:
+    service = check.mapping(f"{where}.service", spec.get("service"), SERVICE_KEYS)
+    kind = service.get("type", "ClusterIP")
+    if kind not in SERVICE_TYPES:
+        check.add(f"{where}.service.type: {kind!r} is not one of {', '.join(SERVICE_TYPES)}")
+    node_port = service.get("node_port")
+    if node_port is not None:
+        node_port = check.whole(f"{where}.service.node_port", node_port, 1, 65535)
+        if kind == "ClusterIP":
+            check.add(f"{where}.service.node_port needs service.type NodePort or LoadBalancer")
+    ports = []
+    for index, entry in enumerate(spec.get("ports") or []):
+        at = f"{where}.ports[{index}]"
+        entry = check.mapping(at, entry, PORT_KEYS)
+        name = str(entry.get("name", ""))
+        if not DNS_LABEL.match(name) or len(name) > 15 or name == "http":
+            check.add(f"{at}.name: {name!r} is not a port name (a DNS label of at most 15 characters, not http)")
+        ports.append({"name": name, "port": check.whole(f"{at}.port", entry.get("port"), 1, 65535),
+                      "node_port": check.whole(f"{at}.node_port", entry["node_port"], 1, 65535)
+                      if entry.get("node_port") is not None else None})
+    if (ports or service) and port is None:
+        check.add(f"{where}: service and ports need the component's port")
+    return {"type": kind, "node_port": node_port,
+            "annotations": _str_map(check, f"{where}.service.annotations", service.get("annotations"))}, ports
 
 
 def _source(check: _Checker, where: str, spec: dict, path_exists) -> dict:
@@ -292,10 +437,32 @@ def _component(check: _Checker, index: int, spec, common_env: dict, domain: str,
             check.add(f"{where}.ingress_host: {full!r} is not a DNS name (lower case letters, digits, '-' and '.')")
         if port is None:
             check.add(f"{where}.ingress_host needs a port to route to")
+    paths = []
+    for i, entry in enumerate(spec.get("ingress_paths") or [{"path": "/"}]):
+        entry = check.mapping(f"{where}.ingress_paths[{i}]", entry, INGRESS_PATH_KEYS)
+        if not str(entry.get("path", "")).startswith("/"):
+            check.add(f"{where}.ingress_paths[{i}].path: give a path starting with /")
+        if entry.get("path_type", "Prefix") not in PATH_TYPES:
+            check.add(f"{where}.ingress_paths[{i}].path_type: not one of {', '.join(PATH_TYPES)}")
+        paths.append({"path": str(entry.get("path")), "path_type": entry.get("path_type", "Prefix")})
+    pdb = check.mapping(f"{where}.pdb", spec.get("pdb"), PDB_KEYS)
+    if pdb and len(pdb) != 1:
+        check.add(f"{where}.pdb: give min_available or max_unavailable")
+    for key, value in pdb.items():
+        if not PERCENT_OR_COUNT.match(str(value)):
+            check.add(f"{where}.pdb.{key}: {value!r} is not a count or a percentage")
+    service, ports = _service(check, where, spec, port)
     return {
         "name": name,
         "source": _source(check, where, spec, path_exists),
         "replicas": check.whole(f"{where}.replicas", spec.get("replicas", DEFAULT_REPLICAS), 0),
+        "annotations": _str_map(check, f"{where}.annotations", spec.get("annotations")),
+        "service": service,
+        "ports": ports,
+        "ingress_paths": paths,
+        "pdb": {k: (str(v) if str(v).endswith("%") else int(str(v))) for k, v in pdb.items()
+                if PERCENT_OR_COUNT.match(str(v))} or None,
+        **_pod(check, where, spec),
         "port": port,
         "command": check.strings(f"{where}.command", spec.get("command")),
         "args": check.strings(f"{where}.args", spec.get("args")),
@@ -329,6 +496,7 @@ def _job(check: _Checker, index: int, spec, common_env: dict) -> dict | None:
         "mount_mongodb_secret": as_bool(spec.get("mount_mongodb_secret", False)),
         "resources": check.resources(f"{where}.resources", spec.get("resources")),
         "probes": {},
+        **_pod(check, where, spec),
         "backoff_limit": check.whole(f"{where}.backoff_limit", spec.get("backoff_limit", DEFAULT_JOB_BACKOFF_LIMIT), 0),
         "active_deadline_seconds": check.whole(
             f"{where}.active_deadline_seconds", spec.get("active_deadline_seconds", DEFAULT_JOB_DEADLINE_SECONDS), 1),
@@ -421,6 +589,23 @@ def app_model(variables: dict, path_exists=None) -> dict:
     if not isinstance(tolerations, list):
         check.add(f"slipway_app_tolerations: expected a list, got {tolerations!r}")
     ingress_port = check.whole("slipway_app_ingress_port", variables.get("ingress_port", 0), 0, 65535)
+    tls_secret = str(variables.get("ingress_tls_secret") or "")
+    if tls_secret and not DNS_SUBDOMAIN.match(tls_secret):
+        check.add(f"slipway_app_ingress_tls_secret: {tls_secret!r} is not a Secret name")
+    secrets = {}
+    for secret, values in check.mapping("slipway_app_secrets", variables.get("secrets")).items():
+        if not DNS_SUBDOMAIN.match(str(secret)) or secret == MONGODB_SECRET:
+            check.add(f"slipway_app_secrets.{secret}: not a Secret name of the user's own (not {MONGODB_SECRET})")
+        # The keys only: the values never enter the model, which is printed and passed around,
+        # nor a message.
+        if not isinstance(values, dict):
+            check.add(f"slipway_app_secrets.{secret}: expected a mapping of keys to values")
+            values = {}
+        keys = sorted(values)
+        secrets[str(secret)] = keys
+    patches = _patches(check, variables.get("patches"))
+    ingress_annotations = _str_map(check, "slipway_app_ingress_annotations", variables.get("ingress_annotations"))
+    pull_secrets = check.strings("slipway_app_image_pull_secrets", variables.get("image_pull_secrets")) or []
     if check.problems:
         raise AppModelError(check.problems)
     return {
@@ -429,17 +614,21 @@ def app_model(variables: dict, path_exists=None) -> dict:
         "pod_security": variables.get("pod_security", "restricted"),
         "image_pull_policy": variables.get("image_pull_policy", "Never"),
         "placement": {"node_selector": dict(node_selector), "tolerations": copy.deepcopy(tolerations)},
-        "ingress": {"class": str(variables.get("ingress_class") or ""), "domain": domain, "port": ingress_port},
+        "ingress": {"class": str(variables.get("ingress_class") or ""), "domain": domain, "port": ingress_port,
+                    "annotations": ingress_annotations, "tls_secret": tls_secret or None},
+        "image_pull_secrets": pull_secrets,
+        "secrets": secrets,
+        "patches": patches,
         "components": components,
         "datastores": datastores,
         "jobs": jobs,
         "selector": {"app.kubernetes.io/part-of": name, "app.kubernetes.io/managed-by": MANAGED_BY},
         "managed_kinds": [k.as_dict() for k in MANAGED_KINDS],
-        # Teardown goes against the apply order, and takes the runbooks' ConfigMaps too.
-        "teardown_kinds": [k.as_dict() for k in reversed(MANAGED_KINDS)] + [CONFIGMAP.as_dict()],
+        # Teardown goes against the apply order (ConfigMaps last: the runbooks' too).
+        "teardown_kinds": [k.as_dict() for k in reversed(MANAGED_KINDS)],
         "workloads": {**{c["name"]: DEPLOYMENT.kind for c in components},
                       **{s["name"]: STATEFULSET.kind for s in datastores}},
-        "urls": [_url(c["host"], ingress_port) for c in components if c["host"]],
+        "urls": [_url(c["host"], ingress_port, bool(tls_secret)) for c in components if c["host"]],
         "has_mongodb": any(s["name"] == "mongodb" for s in datastores),
     }
 
@@ -448,7 +637,7 @@ def app_model(variables: dict, path_exists=None) -> dict:
 # (get, create, patch), the deploy's reads and pruning (list, delete), the runbooks' teardown with
 # purge (delete); the workloads it waits for are watched too. Then what it only reads to judge
 # a rollout and to roll one back (patch through the workload, pods deleted by a restart).
-WRITTEN = (SECRET, CONFIGMAP, SERVICE, PVC, DEPLOYMENT, STATEFULSET, JOB, INGRESS, HPA)
+WRITTEN = (SECRET, CONFIGMAP, SERVICE, PVC, DEPLOYMENT, STATEFULSET, JOB, INGRESS, HPA, PDB)
 WATCHED = {DEPLOYMENT, STATEFULSET, JOB}
 READ = (
     {"resource": "pods", "verbs": ["get", "list", "watch", "delete"]},
@@ -471,7 +660,42 @@ def permissions(model: dict) -> list[dict]:
     return granted + [dict(entry) for entry in READ]
 
 
-def _url(host: str, port: int) -> str:
+def _patches(check: _Checker, value) -> list[dict]:
+    """Per-object patches, applied to what the model renders (as kustomize overlays): `merge`, a
+    strategic merge (mappings merged, lists of named items merged by name, null removes), or
+    `json`, RFC 6902 operations."""
+    patches = []
+    if value is not None and not isinstance(value, list):
+        check.add("slipway_app_patches: expected a list of mappings")
+        return patches
+    for index, entry in enumerate(value or []):
+        at = f"slipway_app_patches[{index}]"
+        entry = check.mapping(at, entry, PATCH_KEYS)
+        if entry.get("kind") not in KINDS:
+            check.add(f"{at}.kind: {entry.get('kind')!r} is not a kind slipway renders ({', '.join(sorted(KINDS))})")
+        if not entry.get("name"):
+            check.add(f"{at}.name is missing")
+        kinds = [key for key in ("merge", "json") if key in entry]
+        if len(kinds) != 1:
+            check.add(f"{at}: give merge or json")
+            continue
+        if kinds[0] == "json":
+            for number, op in enumerate(entry["json"] if isinstance(entry["json"], list) else [None]):
+                if not isinstance(op, dict) or op.get("op") not in JSON_PATCH_OPS or \
+                        not str(op.get("path", "")).startswith("/"):
+                    check.add(f"{at}.json[{number}]: give op ({', '.join(JSON_PATCH_OPS)}) and a path starting with /")
+        elif not isinstance(entry["merge"], dict):
+            check.add(f"{at}.merge: expected a mapping")
+        patches.append({"kind": entry.get("kind"), "name": str(entry.get("name")), kinds[0]: entry[kinds[0]]})
+    return patches
+
+
+JSON_PATCH_OPS = ("add", "remove", "replace", "test")
+
+
+def _url(host: str, port: int, tls: bool = False) -> str:
+    if tls:
+        return f"https://{host}/"
     return f"http://{host}{'' if port in (0, 80) else f':{port}'}/"
 
 
@@ -501,10 +725,17 @@ def expected_objects(model: dict, job_names: list[str]) -> dict[str, list[str]]:
     """Kind -> names of the managed objects the model calls for: what pruning keeps."""
     components, stores = model["components"], model["datastores"]
     return {
+        CONFIGMAP.kind: [files_config_map(w) for w in components + model["jobs"] if w["files"]],
         SERVICE.kind: [c["name"] for c in components if c["port"] is not None] + [s["name"] for s in stores],
         STATEFULSET.kind: [s["name"] for s in stores],
         DEPLOYMENT.kind: [c["name"] for c in components],
         INGRESS.kind: [model["name"]] if any(c["host"] for c in components) else [],
         HPA.kind: [c["name"] for c in components if c["hpa"]],
+        PDB.kind: [c["name"] for c in components if c["pdb"]],
         JOB.kind: list(job_names),
     }
+
+
+def files_config_map(workload: dict) -> str:
+    """The ConfigMap holding a component's or a Job's files."""
+    return f"{workload['name']}-files"

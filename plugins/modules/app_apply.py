@@ -31,6 +31,12 @@ options:
     description: Image reference per component name (components with their own C(image) need none).
     type: dict
     default: {}
+  secrets:
+    description:
+      - The values of the Secrets the model names (C(slipway_app_secrets)), by Secret name then
+        key. Applied as they are on every run, never pruned, never returned.
+    type: dict
+    default: {}
   prune:
     description: Delete managed objects the model no longer calls for.
     type: bool
@@ -116,7 +122,7 @@ import string
 from ansible.module_utils.app_deploy import (
     change_of, content, origin, pod_security_violations, prunable, redacted, ref, workload_summary)
 from ansible.module_utils.app_manifests import (
-    app_objects, component_objects, datastore_objects, edge_objects, job_objects, mongodb_secret, namespace)
+    PatchError, app_objects, job_objects, mongodb_secret, namespace, user_secrets)
 from ansible.module_utils.app_model import KINDS, MANAGED_KINDS, NAMESPACE, SECRET, expected_objects, image_refs
 from ansible.module_utils.kube_module import k8s_module
 from ansible.module_utils.rollout_kube import ApiError, ResourceType, connect
@@ -126,6 +132,7 @@ from ansible.module_utils.rollout_waiter import FAILING, Options, WaitError, Wai
 OPTIONS_SPEC = dict(
     model=dict(type="dict", required=True),
     images=dict(type="dict", default={}),
+    secrets=dict(type="dict", default={}, no_log=True),
     prune=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=600),
     rollback_on_failure=dict(type="bool", default=False),
@@ -156,6 +163,7 @@ class Deploy:
         self.changes: list[str] = []
         self.diffs: list[dict] = []
         self.targets: list[dict] = []
+        self._live_secrets: dict = {}
 
     # Reading and applying.
     def live(self) -> dict[tuple[str, str], dict]:
@@ -228,21 +236,25 @@ class Deploy:
         self.apply(pending_ns)
         live = self.live()
         replicas = {name: obj["spec"].get("replicas") for (kind, name), obj in live.items() if kind == "Deployment"}
-        secret = self._secret()
+        secrets = ([self._secret()] if model["has_mongodb"] else []) + self._user_secrets()
         objects = self._objects(replicas)
-        pending = self.dry_run(([secret] if secret else []) + objects, {**live, **self._live_secret()})
-        stores = datastore_objects(model)
-        workloads = component_objects(model, self.images, replicas) + edge_objects(model)
-        jobs = job_objects(model, self.images)
-        order = [(["Secret"], None), ([ref(o) for o in stores], ("statefulset", [s["name"] for s in model["datastores"]])),
-                 ([ref(o) for o in workloads], ("deployment", [c["name"] for c in model["components"]])),
-                 ([ref(o) for o in jobs], ("job", [j["metadata"]["name"] for j in jobs]))]
-        for refs, waited in order:
-            self.apply([obj for obj in pending if ref(obj) in refs or obj["kind"] in refs])
+        pending = self.dry_run(secrets + objects, {**live, **self._live_secrets})
+        # The steps, each waited for before the next: Secrets; the data stores; the components
+        # (their files, Services, the Ingress, HPAs and PDBs with them); the Jobs.
+        store_refs = {f"{kind}/{s['name']}" for s in model["datastores"] for kind in ("Service", "StatefulSet")}
+        jobs = [obj for obj in pending if obj["kind"] == "Job"]
+        steps = [([obj for obj in pending if obj["kind"] == "Secret"], None),
+                 ([obj for obj in pending if ref(obj) in store_refs],
+                  ("statefulset", [s["name"] for s in model["datastores"]])),
+                 ([obj for obj in pending if obj["kind"] not in ("Secret", "Job") and ref(obj) not in store_refs],
+                  ("deployment", [c["name"] for c in model["components"]])),
+                 (jobs, ("job", [o["metadata"]["name"] for o in objects if o["kind"] == "Job"]))]
+        for step, waited in steps:
+            self.apply(step)
             if waited:
                 self.wait(*waited)
         if self.module.params["prune"]:
-            self.prune(live, [j["metadata"]["name"] for j in jobs])
+            self.prune(live, [o["metadata"]["name"] for o in objects if o["kind"] == "Job"])
         return self.result()
 
     @property
@@ -255,18 +267,30 @@ class Deploy:
         return refs
 
     def _objects(self, replicas: dict) -> list[dict]:
-        return app_objects(self.model, self.images, replicas)
+        try:
+            return app_objects(self.model, self.images, replicas)
+        except PatchError as err:
+            raise Refused(f"{err}; nothing was changed") from err
 
-    def _live_secret(self) -> dict:
-        return {("Secret", self._secret_live["metadata"]["name"]): self._secret_live} if self._secret_live else {}
+    def _read_secret(self, name: str) -> dict | None:
+        found = self.api.get_or_none(_rtype(SECRET.kind), self.namespace, name)
+        if found:
+            found.setdefault("kind", SECRET.kind)
+            self._live_secrets[(SECRET.kind, name)] = found
+        return found
 
-    def _secret(self) -> dict | None:
+    def _user_secrets(self) -> list[dict]:
+        values = self.module.params["secrets"]
+        missing = sorted(set(self.model["secrets"]) - set(values))
+        if missing:
+            raise Refused(f"No values for the Secrets {', '.join(missing)} (slipway_app_secrets); nothing was changed")
+        for name in self.model["secrets"]:
+            self._read_secret(name)
+        return user_secrets(self.model, values)
+
+    def _secret(self) -> dict:
         """The MongoDB Secret: the password the data already uses, or a new one."""
-        self._secret_live = None
-        if not self.model["has_mongodb"]:
-            return None
-        self._secret_live = self.api.get_or_none(_rtype(SECRET.kind), self.namespace, "mongodb")
-        existing = ((self._secret_live or {}).get("data") or {}).get("password.txt")
+        existing = ((self._read_secret("mongodb") or {}).get("data") or {}).get("password.txt")
         if not existing:
             alphabet = string.ascii_letters + string.digits
             existing = base64.b64encode("".join(secrets.choice(alphabet) for _ in range(PASSWORD_LENGTH)).encode()).decode()

@@ -189,11 +189,15 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_the_kinds_are_listed_once() -> None:
     model = model_of()
     assert [k["kind"] for k in model["managed_kinds"]] == [
-        "Service", "StatefulSet", "Deployment", "Ingress", "HorizontalPodAutoscaler", "Job"]
+        "ConfigMap", "Service", "StatefulSet", "Deployment", "Ingress", "HorizontalPodAutoscaler",
+        "PodDisruptionBudget", "Job"]
     assert model["workloads"] == {"backend": "Deployment", "frontend": "Deployment", "worker": "Deployment",
                                   "mongodb": "StatefulSet", "redis": "StatefulSet"}
     built = {o["kind"] for o in app_manifests.app_objects(model, IMAGES)}
-    assert built == set(app_model.expected_objects(model, ["x"]))
+    assert built <= set(app_model.expected_objects(model, ["x"]))
+    # What slipway may do is derived from the same kinds.
+    granted = {p["resource"] for p in app_model.permissions(model)}
+    assert {k["plural"] for k in model["managed_kinds"]} <= granted
 
 
 def test_images_to_build_and_to_load() -> None:
@@ -211,3 +215,162 @@ def test_a_job_is_renamed_only_when_what_it_runs_changes() -> None:
     assert app_manifests.job_objects(copy.deepcopy(model), dict(IMAGES))[0]["metadata"]["name"] == first
     newer = app_manifests.job_objects(model, {**IMAGES, "backend": "slipway/slipway-demo-backend:fff"})
     assert newer[0]["metadata"]["name"] != first and newer[0]["metadata"]["name"].startswith("add-test-content-")
+
+
+REAL_APP = [{
+    "name": "web", "image": "shop/web:1", "port": 8080, "replicas": 3,
+    "labels": {"team": "shop"}, "annotations": {"owner": "shop@example.com"},
+    "pod_annotations": {"sidecar.istio.io/inject": "false"},
+    "ports": [{"name": "metrics", "port": 9100}],
+    "service": {"type": "NodePort", "node_port": 30080, "annotations": {"prometheus.io/scrape": "true"}},
+    "ingress_host": "www", "ingress_paths": [{"path": "/"}, {"path": "/api", "path_type": "Exact"}],
+    "env": {"MODE": "prod", "DB_PASSWORD": {"secret": "shop-db", "key": "password"},
+            "FLAGS": {"config_map": "flags", "key": "all"}},
+    "env_from": [{"config_map": "shop-settings"}, {"secret": "shop-keys", "prefix": "KEY_"}],
+    "files": [{"path": "/etc/shop/app.yml", "content": "mode: prod\n"}],
+    "volumes": [{"name": "cache", "mount_path": "/var/cache/shop", "source": {"emptyDir": {"medium": "Memory"}}}],
+    "node_selector": {"disk": "ssd"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "shop", "effect": "NoSchedule"}],
+    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
+    "topology_spread": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}],
+    "pdb": {"min_available": 2},
+    "service_account": "shop-web", "automount_service_account_token": True,
+    "init_containers": [{"name": "migrate", "command": ["./manage", "migrate"]}],
+    "image_pull_secrets": ["shop-registry"],
+}]
+
+
+def real_app(**changes) -> dict:
+    return model_of(**{"components": copy.deepcopy(REAL_APP), "jobs": [], "mongodb": {"enabled": False},
+                       "redis": {"enabled": False}, "common_env": {},
+                       "ingress_annotations": {"nginx.ingress.kubernetes.io/from-to-www-redirect": "true"},
+                       "ingress_tls_secret": "shop-tls", "image_pull_secrets": ["shared-registry"],
+                       "secrets": {"shop-db": {"password": "s3cret"}}, **changes})
+
+
+def test_what_a_real_app_needs_is_built() -> None:
+    model = real_app()
+    objects = {app_deploy_ref(o): o for o in app_manifests.app_objects(model, {"web": "shop/web:1"})}
+    assert sorted(objects) == ["ConfigMap/web-files", "Deployment/web", "Ingress/slipway-demo",
+                               "PodDisruptionBudget/web", "Service/web"]
+    deployment = objects["Deployment/web"]
+    assert deployment["metadata"]["labels"]["team"] == "shop"
+    assert deployment["metadata"]["annotations"] == {"owner": "shop@example.com"}
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false"
+    assert template["metadata"]["annotations"][app_manifests.FILES_DIGEST]
+    pod = template["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DB_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "shop-db", "key": "password"}}
+    assert env["FLAGS"]["valueFrom"] == {"configMapKeyRef": {"name": "flags", "key": "all"}}
+    assert env["MODE"]["value"] == "prod"
+    assert container["envFrom"] == [{"configMapRef": {"name": "shop-settings"}},
+                                    {"prefix": "KEY_", "secretRef": {"name": "shop-keys"}}]
+    assert {"name": "metrics", "containerPort": 9100} in container["ports"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/etc/shop/app.yml"] == {"name": "files", "mountPath": "/etc/shop/app.yml", "subPath": "app.yml",
+                                           "readOnly": True}
+    assert mounts["/var/cache/shop"]["name"] == "cache"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["cache"] == {"name": "cache", "emptyDir": {"medium": "Memory"}}
+    assert volumes["files"] == {"name": "files", "configMap": {"name": "web-files"}}
+    assert pod["nodeSelector"] == {"disk": "ssd"} and pod["tolerations"][0]["key"] == "dedicated"
+    assert "podAntiAffinity" in pod["affinity"]
+    assert pod["topologySpreadConstraints"][0]["labelSelector"] == {"matchLabels": app_manifests.selector(model, "web")}
+    assert pod["serviceAccountName"] == "shop-web" and pod["automountServiceAccountToken"] is True
+    assert pod["imagePullSecrets"] == [{"name": "shared-registry"}, {"name": "shop-registry"}]
+    init = pod["initContainers"][0]
+    assert init["image"] == "shop/web:1" and init["securityContext"]["readOnlyRootFilesystem"] is True
+    service = objects["Service/web"]
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"][0]["nodePort"] == 30080
+    assert service["spec"]["ports"][1] == {"name": "metrics", "port": 9100, "targetPort": "metrics"}
+    assert service["metadata"]["annotations"] == {"prometheus.io/scrape": "true"}
+    ingress = objects["Ingress/slipway-demo"]
+    assert ingress["metadata"]["annotations"] == {"nginx.ingress.kubernetes.io/from-to-www-redirect": "true"}
+    assert ingress["spec"]["tls"] == [{"hosts": ["www.localhost"], "secretName": "shop-tls"}]
+    assert [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == ["/", "/api"]
+    assert objects["PodDisruptionBudget/web"]["spec"]["minAvailable"] == 2
+    assert objects["ConfigMap/web-files"]["data"] == {"app.yml": "mode: prod\n"}
+    assert model["urls"] == ["https://www.localhost/"]
+    assert app_model.expected_objects(model, [])["ConfigMap"] == ["web-files"]
+
+
+def test_a_changed_file_rolls_the_pods() -> None:
+    first = real_app()
+    changed = copy.deepcopy(REAL_APP)
+    changed[0]["files"][0]["content"] = "mode: debug\n"
+    second = real_app(components=changed)
+
+    def files_digest(model):
+        deployment = app_manifests.component_objects(model, {"web": "shop/web:1"}, {})[1]
+        return deployment["spec"]["template"]["metadata"]["annotations"][app_manifests.FILES_DIGEST]
+
+    assert files_digest(first) != files_digest(second)
+
+
+def test_user_secret_values_stay_out_of_the_model() -> None:
+    model = real_app()
+    assert model["secrets"] == {"shop-db": ["password"]}
+    assert "s3cret" not in json.dumps(model)
+    secret = app_manifests.user_secrets(model, {"shop-db": {"password": "s3cret"}})[0]
+    assert secret["metadata"]["name"] == "shop-db" and secret["data"] == {"password": "czNjcmV0"}
+
+
+def test_patches_change_what_is_rendered() -> None:
+    model = real_app(patches=[
+        {"kind": "Deployment", "name": "web",
+         "merge": {"spec": {"template": {"spec": {"containers": [{"name": "web", "stdin": True}],
+                                                  "priorityClassName": "high"}}}}},
+        {"kind": "Service", "name": "web", "json": [{"op": "replace", "path": "/spec/type", "value": "LoadBalancer"},
+                                                    {"op": "remove", "path": "/spec/ports/1"}]},
+    ])
+    objects = {app_deploy_ref(o): o for o in app_manifests.app_objects(model, {"web": "shop/web:1"})}
+    pod = objects["Deployment/web"]["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "high"
+    assert pod["containers"][0]["stdin"] is True and pod["containers"][0]["image"] == "shop/web:1"
+    assert objects["Service/web"]["spec"]["type"] == "LoadBalancer"
+    assert len(objects["Service/web"]["spec"]["ports"]) == 1
+
+
+def test_a_patch_of_nothing_rendered_is_named() -> None:
+    model = real_app(patches=[{"kind": "Deployment", "name": "api", "merge": {"spec": {}}}])
+    with pytest.raises(app_manifests.PatchError, match=r"slipway_app_patches\[0\]: the app renders no Deployment/api"):
+        app_manifests.app_objects(model, {"web": "shop/web:1"})
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"labels": {"app.kubernetes.io/name": "x"}}, "(web).labels.app.kubernetes.io/name: labels under"),
+    ({"service": {"type": "External"}}, "(web).service.type: 'External' is not one of"),
+    ({"service": {"node_port": 30080}}, "(web).service.node_port needs service.type NodePort"),
+    ({"ports": [{"name": "http", "port": 1}]}, "(web).ports[0].name: 'http' is not a port name"),
+    ({"env": {"X": {"secret": "s"}}}, "(web).env.X: give secret or config_map, and key"),
+    ({"env_from": [{"vault": "x"}]}, "(web).env_from[0]: unknown keys ['vault']"),
+    ({"volumes": [{"name": "tmp", "mount_path": "/x", "source": {"emptyDir": {}}}]}, "(web).volumes[0].name: 'tmp'"),
+    ({"volumes": [{"name": "v", "mount_path": "x", "source": {}}]}, "(web).volumes[0].mount_path: give an absolute"),
+    ({"files": [{"path": "app.yml", "content": ""}]}, "(web).files[0].path: 'app.yml' is not an absolute file path"),
+    ({"pdb": {"min_available": 1, "max_unavailable": 1}}, "(web).pdb: give min_available or max_unavailable"),
+    ({"ingress_paths": [{"path": "api"}]}, "(web).ingress_paths[0].path: give a path starting with /"),
+    ({"tolerations": {"key": "x"}}, "(web).tolerations: expected a list of mappings"),
+])
+def test_each_real_app_problem_is_named(change: dict, named: str) -> None:
+    components = copy.deepcopy(REAL_APP)
+    components[0].update(change)
+    with pytest.raises(AppModelError) as refused:
+        real_app(components=components)
+    assert any(named in problem for problem in refused.value.problems), refused.value.problems
+
+
+def test_bad_app_level_extras_are_named() -> None:
+    with pytest.raises(AppModelError) as refused:
+        real_app(secrets={"mongodb": {"x": "y"}}, patches=[{"kind": "Pod", "name": "x", "merge": {}},
+                                                             {"kind": "Service", "name": "web", "json": [{"op": "move"}]}])
+    problems = " ".join(refused.value.problems)
+    assert "slipway_app_secrets.mongodb: not a Secret name of the user's own" in problems
+    assert "slipway_app_patches[0].kind: 'Pod' is not a kind slipway renders" in problems
+    assert "slipway_app_patches[1].json[0]: give op" in problems
+
+
+def app_deploy_ref(obj: dict) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
