@@ -232,6 +232,48 @@ def test_a_changed_source_gives_a_new_image_that_rolls_out(
     assert deploy(app).returncode == 0  # back to the repository's source
 
 
+def test_a_real_apps_extras_reach_its_pods(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api,
+                                          api_client: client.ApiClient) -> None:
+    """A file, a variable from a Secret given as a variable, an init container, an extra volume
+    and a PodDisruptionBudget on the worker, a patch of the frontend: on real pods."""
+    namespace, password = app["namespace"], f"pw-{uuid.uuid4().hex}"
+    extras = {
+        "files": [{"path": "/etc/slipway/worker.yml", "content": "mode: test\n"}],
+        "env": {"SHOP_PASSWORD": {"secret": "shop-db", "key": "password"}},
+        "init_containers": [{"name": "prepare", "command": ["python", "-c", "print('prepared')"]}],
+        "volumes": [{"name": "cache", "mount_path": "/var/cache/slipway", "source": {"emptyDir": {}}}],
+        "pdb": {"max_unavailable": 1},
+    }
+    patch = {"kind": "Deployment", "name": "frontend",
+             "merge": {"metadata": {"annotations": {"slipway.dev/patched": "yes"}}}}
+    extended = deploy(app, slipway_app_components=components_with(worker=extras),
+                      slipway_app_secrets={"shop-db": {"password": password}}, slipway_app_patches=[patch])
+    assert extended.returncode == 0, extended.stderr
+    assert password not in extended.stderr + str(extended.output)
+    worker = [p for p in core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/name=worker").items
+              if p.metadata.deletion_timestamp is None and p.status.phase == "Running"][0]
+
+    def run(*command: str) -> str:
+        return stream(core.connect_get_namespaced_pod_exec, worker.metadata.name, namespace, command=list(command),
+                      stderr=True, stdin=False, stdout=True, tty=False)
+
+    assert run("cat", "/etc/slipway/worker.yml") == "mode: test\n"
+    assert run("printenv", "SHOP_PASSWORD").strip() == password
+    assert run("sh", "-c", "touch /var/cache/slipway/x && echo written").strip() == "written"
+    assert core.read_namespaced_pod_log(worker.metadata.name, namespace, container="prepare").strip() == "prepared"
+    assert client.PolicyV1Api(api_client).read_namespaced_pod_disruption_budget("worker", namespace).spec.max_unavailable == 1
+    frontend = apps.read_namespaced_deployment("frontend", namespace)
+    assert frontend.metadata.annotations["slipway.dev/patched"] == "yes"
+
+    restored = deploy(app)
+    assert restored.returncode == 0, restored.stderr
+    changes = restored.results("Deploy the app")[0]["changes"]
+    assert {"ConfigMap/worker-files (pruned)", "PodDisruptionBudget/worker (pruned)"} <= set(changes)
+    assert "slipway.dev/patched" not in (apps.read_namespaced_deployment("frontend", namespace).metadata.annotations or {})
+    # The user's Secret is kept: Secrets are never pruned.
+    assert core.read_namespaced_secret("shop-db", namespace).data["password"]
+
+
 def resource_versions(api_client: client.ApiClient, namespace: str) -> dict[str, str]:
     """Every object of the kinds slipway writes in the namespace, and the namespace: kind/name ->
     its resourceVersion. Controllers keep writing the status of workloads, claims and HPAs (and
@@ -299,8 +341,10 @@ def test_bad_variables_fail_before_anything_changes(app: dict, api_client: clien
 
 def test_verbose_output_never_contains_the_secret(app: dict, core: client.CoreV1Api) -> None:
     password = base64.b64decode(core.read_namespaced_secret("mongodb", app["namespace"]).data["password.txt"]).decode()
+    # A Secret of the user's own, its value given as a variable.
+    own = f"own-{uuid.uuid4().hex}"
     variables = Path(REPO) / ".pytest-site-vars.yml"
-    variables.write_text(yaml.safe_dump(app["vars"]))
+    variables.write_text(yaml.safe_dump({**app["vars"], "slipway_app_secrets": {"shop-api": {"token": own}}}))
     try:
         verbose = subprocess.run(
             [str(Path(REPO) / ".venv" / "bin" / "ansible-playbook"), "site.yml", "-vvv", "-e", f"@{variables}"],
@@ -311,8 +355,10 @@ def test_verbose_output_never_contains_the_secret(app: dict, core: client.CoreV1
     assert verbose.returncode == 0
     output = verbose.stdout + verbose.stderr
     assert "TASK [app_deploy : Deploy the app]" in output  # the step ran, and said nothing of the Secret's content
-    assert password not in output
-    assert base64.b64encode(password.encode()).decode() not in output
+    assert base64.b64decode(core.read_namespaced_secret("shop-api", app["namespace"]).data["token"]).decode() == own
+    for secret in (password, own):
+        assert secret not in output
+        assert base64.b64encode(secret.encode()).decode() not in output
 
 
 def test_an_app_without_data_stores_ingress_or_autoscaler(namespace: str, apps: client.AppsV1Api) -> None:

@@ -374,3 +374,33 @@ def test_bad_app_level_extras_are_named() -> None:
 
 def app_deploy_ref(obj: dict) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+SPECS = yaml.safe_load((REPO / "roles" / "slipway_app" / "meta" / "argument_specs.yml").read_text())[
+    "argument_specs"]["main"]["options"]
+
+
+def test_the_argument_specs_and_the_model_know_the_same_keys_and_defaults() -> None:
+    components = SPECS["slipway_app_components"]["options"]
+    jobs = SPECS["slipway_app_jobs"]["options"]
+    assert set(components) == app_model.COMPONENT_KEYS
+    assert set(jobs) == app_model.JOB_KEYS
+    assert set(components["build"]["options"]) == app_model.BUILD_KEYS
+    assert set(components["probes"]["options"]) == set(app_model.PROBE_KINDS)
+    assert set(components["hpa"]["options"]) == app_model.HPA_KEYS
+    assert set(components["service"]["options"]) == app_model.SERVICE_KEYS
+    assert set(components["strategy"]["options"]) == set(app_model.DEFAULT_STRATEGY)
+    assert {k: v["default"] for k, v in components["strategy"]["options"].items()} == app_model.DEFAULT_STRATEGY
+    assert components["replicas"]["default"] == app_model.DEFAULT_REPLICAS
+    assert components["hpa"]["options"]["min_replicas"]["default"] == app_model.DEFAULT_HPA_MIN_REPLICAS
+    assert jobs["backoff_limit"]["default"] == app_model.DEFAULT_JOB_BACKOFF_LIMIT
+    assert jobs["active_deadline_seconds"]["default"] == app_model.DEFAULT_JOB_DEADLINE_SECONDS
+    assert set(SPECS["slipway_app_mongodb"]["options"]) | set(SPECS["slipway_app_redis"]["options"]) <= \
+        app_model.DATASTORE_KEYS
+    # Every variable the model reads is a documented one.
+    read = {"name", "namespace", "ingress_domain", "ingress_class", "ingress_port", "pod_security", "node_selector",
+            "tolerations", "image_pull_policy", "mongodb", "redis", "common_env", "components", "jobs",
+            "ingress_annotations", "ingress_tls_secret", "image_pull_secrets", "patches", "secrets"}
+    assert {f"slipway_app_{key}" for key in read} <= set(SPECS)
+    role_tasks = (REPO / "roles" / "slipway_app" / "tasks" / "main.yml").read_text()
+    assert all(f"'{key}': slipway_app_{key}" in role_tasks for key in read)
