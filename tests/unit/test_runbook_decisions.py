@@ -25,7 +25,7 @@ def filters(name: str):
     return module
 
 
-runbook, rbac = filters("runbook"), filters("rbac")
+runbook, rbac, connection = filters("runbook"), filters("rbac"), filters("connection")
 
 
 def fixture(name: str):
@@ -175,3 +175,12 @@ def test_undo_to_the_current_revision_is_nothing_to_do() -> None:
 def test_undo_to_an_unknown_revision_lists_those_kept() -> None:
     with pytest.raises(RollbackError, match=r"revision 7 not found \(revisions kept: 1, 2, 3\)"):
         plan_rollback("Deployment", deployment("web:3", 3), HISTORY, [], [], to_revision=7)
+
+
+@pytest.mark.parametrize(("kubeconfig", "context", "options"), [
+    ("/k/config", "prod", {"kubeconfig": "/k/config", "context": "prod"}),
+    ("", "prod", {"context": "prod"}),
+    (None, "", {}),  # AWX: K8S_AUTH_* from the credential
+])
+def test_empty_connection_settings_are_left_to_kubernetes_core(kubeconfig, context, options) -> None:
+    assert connection.k8s_connection(kubeconfig, context) == options
