@@ -55,10 +55,15 @@ lint: venv ## yamllint and ansible-lint (production profile)
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/ansible-lint --profile production
 
-# Two workers, a test file each at a time (a file's tests share one deployment); the tests that
-# restart a sandbox component run alone afterwards.
-test: sandbox-up lint ## The whole test suite, against the sandbox
-	$(SANDBOX_ENV) && $(VENV)/bin/pytest -n 2 --dist loadfile -m "not serial"
+# The linters run beside the tests, which leave a core idle most of the time (they wait on
+# rollouts). Three workers, a test file each at a time (a file's tests share one deployment;
+# the real node's two CPUs fit the requests of the three test apps that can run at once); the
+# tests that restart a sandbox component run alone afterwards.
+test: sandbox-up venv ## The whole test suite, against the sandbox
+	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint > $$lint_log 2>&1 & lint=$$!; \
+	$(SANDBOX_ENV) && $(VENV)/bin/pytest -n 3 --dist loadfile -m "not serial"; tests=$$?; \
+	wait $$lint; linted=$$?; echo "--- lint"; cat $$lint_log; rm -f $$lint_log; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 	$(SANDBOX_ENV) && $(VENV)/bin/pytest -m serial
 	$(MAKE) molecule
 

@@ -84,9 +84,22 @@ def test_cluster_dns_and_services_through_kube_proxy(core: client.CoreV1Api, nam
     resolved = exec_in(core, namespace, "client", python(
         f"import socket; print(socket.gethostbyname('web.{namespace}.svc.cluster.local'))"))
     assert resolved.strip() == service_ip
+    # The Service has its ready endpoint; kube-proxy programs it asynchronously after that (until
+    # then the ClusterIP refuses), so the client tries until it answers or 15 s have passed.
+    discovery = client.DiscoveryV1Api(core.api_client)
+    wait_for(discovery.list_namespaced_endpoint_slice,
+             lambda s: any((e.conditions and e.conditions.ready) for e in s.endpoints or []),
+             namespace=namespace, label_selector="kubernetes.io/service-name=web")
     # A short name through the pod's search path, and the answer through the ClusterIP.
     fetched = exec_in(core, namespace, "client", python(
-        "import urllib.request; print(urllib.request.urlopen('http://web/hostname', timeout=5).status)"))
+        "import time, urllib.request\n"
+        "deadline = time.monotonic() + 15\n"
+        "while True:\n"
+        "    try:\n"
+        "        print(urllib.request.urlopen('http://web/hostname', timeout=5).status); break\n"
+        "    except OSError as error:\n"
+        "        if time.monotonic() > deadline: print('refused', error); break\n"
+        "        time.sleep(0.2)\n"))
     assert fetched.strip() == "200"
     api = exec_in(core, namespace, "client", python(
         "import socket; print(socket.gethostbyname('kubernetes.default.svc.cluster.local'))"))
