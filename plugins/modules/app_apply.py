@@ -122,7 +122,7 @@ import string
 from ansible.module_utils.app_deploy import (
     change_of, content, origin, pod_security_violations, prunable, redacted, ref, workload_summary)
 from ansible.module_utils.app_manifests import (
-    PatchError, app_objects, job_objects, mongodb_secret, namespace, user_secrets)
+    PatchError, app_objects, mongodb_secret, namespace, user_secrets)
 from ansible.module_utils.app_model import KINDS, MANAGED_KINDS, NAMESPACE, SECRET, expected_objects, image_refs
 from ansible.module_utils.kube_module import k8s_module
 from ansible.module_utils.rollout_kube import ApiError, ResourceType, connect
@@ -164,6 +164,8 @@ class Deploy:
         self.diffs: list[dict] = []
         self.targets: list[dict] = []
         self._live_secrets: dict = {}
+        # Known once the objects are built: every result reports them.
+        self.job_names: list[str] = []
 
     # Reading and applying.
     def live(self) -> dict[tuple[str, str], dict]:
@@ -242,23 +244,21 @@ class Deploy:
         # The steps, each waited for before the next: Secrets; the data stores; the components
         # (their files, Services, the Ingress, HPAs and PDBs with them); the Jobs.
         store_refs = {f"{kind}/{s['name']}" for s in model["datastores"] for kind in ("Service", "StatefulSet")}
-        jobs = [obj for obj in pending if obj["kind"] == "Job"]
         steps = [([obj for obj in pending if obj["kind"] == "Secret"], None),
                  ([obj for obj in pending if ref(obj) in store_refs],
                   ("statefulset", [s["name"] for s in model["datastores"]])),
                  ([obj for obj in pending if obj["kind"] not in ("Secret", "Job") and ref(obj) not in store_refs],
                   ("deployment", [c["name"] for c in model["components"]])),
-                 (jobs, ("job", [o["metadata"]["name"] for o in objects if o["kind"] == "Job"]))]
+                 ([obj for obj in pending if obj["kind"] == "Job"], ("job", self.job_names))]
         for step, waited in steps:
             self.apply(step)
             if waited:
                 self.wait(*waited)
         if self.module.params["prune"]:
-            self.prune(live, [o["metadata"]["name"] for o in objects if o["kind"] == "Job"])
+            self.prune(live, self.job_names)
         return self.result()
 
-    @property
-    def images(self) -> dict:
+    def _images(self) -> dict:
         refs = image_refs(self.model, self.module.params["images"])
         missing = sorted(name for name, image in refs.items() if not image)
         if missing:
@@ -268,9 +268,11 @@ class Deploy:
 
     def _objects(self, replicas: dict) -> list[dict]:
         try:
-            return app_objects(self.model, self.images, replicas)
+            objects = app_objects(self.model, self._images(), replicas)
         except PatchError as err:
             raise Refused(f"{err}; nothing was changed") from err
+        self.job_names = [obj["metadata"]["name"] for obj in objects if obj["kind"] == "Job"]
+        return objects
 
     def _read_secret(self, name: str) -> dict | None:
         found = self.api.get_or_none(_rtype(SECRET.kind), self.namespace, name)
@@ -321,7 +323,7 @@ class Deploy:
 
     def result(self, note: str = "") -> dict:
         result = dict(changed=bool(self.changes), changes=self.changes, urls=self.model["urls"],
-                      jobs=[j["metadata"]["name"] for j in job_objects(self.model, self.images)],
+                      jobs=self.job_names,
                       workloads=self.summary(), targets=self.targets)
         if note:
             result["msg"] = note
