@@ -226,7 +226,7 @@ def components(bin_dir: Path) -> list[Component]:
     path = f"{bin_dir}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
     return [
         Component("containerd", [str(bin_dir / "containerd"), f"--config={NODE / 'containerd.toml'}"],
-                  health=f"connect:{CONTAINERD_SOCKET}", env={"PATH": path}, netns=NODE_NETNS),
+                  health=f"cri:{CONTAINERD_SOCKET}", env={"PATH": path}, netns=NODE_NETNS),
         Component(
             "kubelet",
             [str(bin_dir / "kubelet"), f"--config={NODE / 'kubelet.json'}",

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import layout
+from . import cri, layout
 from .layout import SandboxError, log
 
 
@@ -23,7 +23,7 @@ class Component:
     name: str
     argv: list[str]
     # An https/http URL answering 200; "unix:" + a socket answering Docker's /_ping; or
-    # "connect:" + a socket that accepts connections (a gRPC server such as containerd).
+    # "cri:" + a container runtime's socket whose CRI answers (see cri.py).
     health: str
     port: int | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -88,13 +88,13 @@ def port_owner(port: int) -> str | None:
 
 def healthy(component: Component, ssl_context: ssl.SSLContext) -> bool:
     kind, _, target = component.health.partition(":")
-    if kind in ("unix", "connect"):
+    if kind == "cri":
+        return cri.answers(target)
+    if kind == "unix":
         with socket.socket(socket.AF_UNIX) as client:
             client.settimeout(2)
             try:
                 client.connect(target)
-                if kind == "connect":
-                    return True
                 client.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
                 return b" 200 " in client.recv(64)
             except OSError:

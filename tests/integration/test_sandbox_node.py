@@ -14,7 +14,7 @@ from kubernetes.stream import stream
 
 from kubewait import wait_for
 from realnode import REAL_NODE, SANDBOXCTL, node_image, restricted_pod
-from slipway_sandbox import layout, network, node
+from slipway_sandbox import cri, layout, network, node
 
 HTTP_PORT = 8080
 
@@ -60,6 +60,14 @@ def test_the_real_node_is_ready_at_the_pinned_version(core: client.CoreV1Api, ap
     assert {"type": "InternalIP", "address": layout.NODE_ADDRESS} in [
         {"type": a.type, "address": a.address} for a in node.status.addresses]
     assert not node.spec.taints
+
+
+def test_the_runtimes_health_check_is_a_real_cri_call() -> None:
+    # containerd accepts connections before its CRI can serve: only an answered call counts.
+    socket_path = str(layout.CONTAINERD_SOCKET)
+    assert cri.answers(socket_path)
+    assert not cri.answers(socket_path, "/runtime.v1.RuntimeService/NoSuchMethod")
+    assert not cri.answers(str(layout.NODE / "no-such.sock"))
 
 
 def test_logs_and_exec_reach_the_container_running_as_its_non_root_uid(
