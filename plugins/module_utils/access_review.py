@@ -1,6 +1,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the deploy's identity must be allowed to do, as SelfSubjectAccessReviews, and how a
-denied one reads. Pure functions: the module sends the reviews."""
+"""What the deploy's identity must be allowed to do, and how a denied permission reads.
+
+One SelfSubjectRulesReview lists the rules the identity has in the namespace; every namespaced
+check those rules grant is settled by it. The rest (the cluster-wide checks, which a namespace's
+rules cannot settle, and anything the rules do not grant: a rules review may be incomplete, and
+other authorizers than RBAC may allow) get a SelfSubjectAccessReview each, the authoritative
+answer. Pure functions: the module sends the reviews."""
 
 from __future__ import annotations
 
@@ -41,6 +46,39 @@ def expand_permissions(permissions: list[dict[str, Any]], namespace: str) -> lis
             }
             checks.setdefault(tuple(check.values()), check)
     return list(checks.values())
+
+
+def rules_review_body(namespace: str) -> dict[str, Any]:
+    """The SelfSubjectRulesReview that lists the identity's rules in `namespace`."""
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": namespace}}
+
+
+def rule_grants(rule: dict[str, Any], check: dict[str, str]) -> bool:
+    """Whether one resource rule (verbs, apiGroups, resources, resourceNames) allows `check`,
+    matched as RBAC matches: "*" for any verb, group or resource, "*/sub" for a subresource of
+    any resource, and resourceNames restricting the rule to the objects named."""
+    verbs, groups = rule.get("verbs") or [], rule.get("apiGroups") or []
+    if not ({"*", check["verb"]} & set(verbs) and {"*", check["group"]} & set(groups)):
+        return False
+    wanted = {"*", check["resource"]}
+    if check["subresource"]:
+        wanted = {"*", f"{check['resource']}/{check['subresource']}", f"*/{check['subresource']}"}
+    if not wanted & set(rule.get("resources") or []):
+        return False
+    names = rule.get("resourceNames") or []
+    return not names or check["name"] in names
+
+
+def settled_by_rules(checks: list[dict[str, str]], rules_status: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """For each check, the status the rules review gives it (allowed), or None where only a
+    SelfSubjectAccessReview can tell: a cluster-wide check, or one the rules do not grant."""
+    rules = (rules_status or {}).get("resourceRules") or []
+    statuses: list[dict[str, Any] | None] = []
+    for check in checks:
+        granted = check["namespace"] and any(rule_grants(rule, check) for rule in rules)
+        statuses.append({"allowed": True, "reason": "granted by the namespace's rules"} if granted else None)
+    return statuses
 
 
 def review_body(check: dict[str, str]) -> dict[str, Any]:

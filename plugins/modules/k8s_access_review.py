@@ -5,11 +5,15 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: k8s_access_review
-short_description: Ask the API server what the current identity may do (SelfSubjectAccessReview)
+short_description: Ask the API server its version and what the current identity may do
 description:
-  - Sends one C(authorization.k8s.io/v1) SelfSubjectAccessReview for each verb of each permission
-    and reports which are denied, as sentences such as C(cannot create deployments.apps in
-    namespace shop). It does not fail on a denial; the caller decides.
+  - Reads the server's version, then settles each verb of each permission and reports which are
+    denied, as sentences such as C(cannot create deployments.apps in namespace shop). It does
+    not fail on a denial; the caller decides.
+  - One C(authorization.k8s.io/v1) SelfSubjectRulesReview settles the namespaced permissions its
+    rules grant; each of the others (the cluster-wide ones, and any the rules do not grant, since
+    a rules review may be incomplete and other authorizers may allow) gets a
+    SelfSubjectAccessReview, the authoritative answer. A denial is always an access review's.
   - Connects as M(kubernetes.core.k8s) does, from the connection options, else the
     C(K8S_AUTH_*) environment variables, else the default kubeconfig.
 version_added: "1.0.0"
@@ -51,13 +55,24 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+server_version:
+  description: The API server's version (C(gitVersion)), such as C(v1.36.3).
+  type: str
+  returned: always
+  sample: v1.36.3
+unreachable:
+  description: True when the module failed because the API server could not be reached (no HTTP answer).
+  type: bool
+  returned: failure
 missing:
   description: The denied permissions, as C(cannot VERB RESOURCE[.GROUP] in namespace NS) or C((cluster-wide)).
   type: list
   elements: str
   returned: always
 reviews:
-  description: Every review (verb, group, resource, subresource, namespace, allowed, reason, description).
+  description:
+    - Every permission checked (verb, group, resource, subresource, name, namespace, allowed,
+      reason, description); the reason of one the rules review settled says so.
   type: list
   elements: dict
   returned: always
@@ -72,7 +87,14 @@ except ImportError:  # k8s_module reports the missing collection
 
 from ansible.module_utils.kube_module import k8s_module
 
-from ansible.module_utils.access_review import PermissionSpecError, expand_permissions, review_body, summarize
+from ansible.module_utils.access_review import (
+    PermissionSpecError,
+    expand_permissions,
+    review_body,
+    rules_review_body,
+    settled_by_rules,
+    summarize,
+)
 
 
 def main():
@@ -85,21 +107,27 @@ def main():
     except PermissionSpecError as err:
         module.fail_json(msg=str(err))
     try:
-        from kubernetes.client import AuthorizationV1Api
+        from kubernetes.client import AuthorizationV1Api, VersionApi
 
-        api = AuthorizationV1Api(get_api_client(module=module).client.client)
-        statuses = []
-        for check in checks:
-            review = api.create_self_subject_access_review(body=review_body(check))
-            statuses.append(review.status.to_dict() if review.status else {})
+        api_client = get_api_client(module=module).client.client
+        server_version = VersionApi(api_client).get_code().git_version
+        api = AuthorizationV1Api(api_client)
+        statuses = [None] * len(checks)
+        if any(check["namespace"] for check in checks):
+            rules = api.create_self_subject_rules_review(body=rules_review_body(module.params["namespace"]))
+            statuses = settled_by_rules(checks, api_client.sanitize_for_serialization(rules.status))
+        for index, check in enumerate(checks):
+            if statuses[index] is None:
+                review = api.create_self_subject_access_review(body=review_body(check))
+                statuses[index] = review.status.to_dict() if review.status else {}
     except CoreException as err:
-        module.fail_json(msg=str(err))
+        module.fail_json(msg=str(err), unreachable=True)
     except Exception as err:  # connection, TLS and API errors reach us in many types
         status = getattr(err, "status", None)
-        detail = getattr(err, "reason", None) or str(err)
-        module.fail_json(msg=f"cannot review permissions with the API server: "
-                             f"{status or type(err).__name__}: {detail}")
-    module.exit_json(changed=False, **summarize(checks, statuses))
+        if status:
+            module.fail_json(msg=f"the API server refused the review: {status} {getattr(err, 'reason', '')}")
+        module.fail_json(msg=f"{type(err).__name__}: {err}", unreachable=True)
+    module.exit_json(changed=False, server_version=server_version, **summarize(checks, statuses))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from ansible.module_utils.access_review import (
     describe,
     expand_permissions,
     review_body,
+    rules_review_body,
+    settled_by_rules,
     summarize,
 )
 
@@ -82,3 +84,48 @@ def test_no_upper_bound_and_bad_versions() -> None:
     assert preflight.kube_version_problem("v1.40.0", "1.33", "") == ""
     with pytest.raises(AnsibleFilterError):
         preflight.kube_version_problem("latest", "1.33")
+
+
+CHECKS = expand_permissions([
+    {"resource": "namespaces", "verbs": ["get"], "cluster": True},
+    {"group": "apps", "resource": "deployments", "verbs": ["create"]},
+    {"group": "apps", "resource": "deployments", "subresource": "scale", "verbs": ["patch"]},
+    {"resource": "pods", "subresource": "log", "verbs": ["get"]},
+    {"resource": "secrets", "name": "mongodb", "verbs": ["get"]},
+], "shop")
+
+
+def settled(*rules: dict) -> list[bool | None]:
+    return [None if status is None else status["allowed"]
+            for status in settled_by_rules(CHECKS, {"resourceRules": list(rules)})]
+
+
+def test_the_rules_review_settles_only_the_namespaced_checks_its_rules_grant() -> None:
+    everything = {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}
+    # A cluster-wide check always goes to an access review: a namespace's rules cannot settle it.
+    assert settled(everything) == [None, True, True, True, True]
+    assert settled() == [None] * 5
+    assert settled_by_rules(CHECKS, {}) == [None] * 5
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ({"verbs": ["create"], "apiGroups": ["apps"], "resources": ["deployments"]}, [None, True, None, None, None]),
+    # A resource does not grant its subresources; "*/scale" grants scale of any resource.
+    ({"verbs": ["patch"], "apiGroups": ["apps"], "resources": ["deployments"]}, [None] * 5),
+    ({"verbs": ["patch"], "apiGroups": ["*"], "resources": ["*/scale"]}, [None, None, True, None, None]),
+    ({"verbs": ["get"], "apiGroups": [""], "resources": ["pods/log"]}, [None, None, None, True, None]),
+    # The wrong group, or a verb not listed, grants nothing.
+    ({"verbs": ["get"], "apiGroups": ["apps"], "resources": ["pods/log"]}, [None] * 5),
+    ({"verbs": ["list"], "apiGroups": [""], "resources": ["secrets"]}, [None] * 5),
+    # resourceNames restricts the rule to the objects it names.
+    ({"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["mongodb"]},
+     [None, None, None, None, True]),
+    ({"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["other"]}, [None] * 5),
+])
+def test_rules_match_as_rbac_matches_them(rule: dict, expected: list) -> None:
+    assert settled(rule) == expected
+
+
+def test_rules_review_body() -> None:
+    assert rules_review_body("shop") == {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                                         "spec": {"namespace": "shop"}}
