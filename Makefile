@@ -61,7 +61,7 @@ lint: venv ## yamllint and ansible-lint (production profile)
 # tests that restart a sandbox component run alone afterwards.
 test: sandbox-up venv ## The whole test suite, against the sandbox
 	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint > $$lint_log 2>&1 & lint=$$!; \
-	$(SANDBOX_ENV) && $(VENV)/bin/pytest -n 3 --dist loadfile -m "not serial"; tests=$$?; \
+	$(SANDBOX_ENV) && $(VENV)/bin/pytest -n 3 --dist loadfile --durations=25 -m "not serial"; tests=$$?; \
 	wait $$lint; linted=$$?; echo "--- lint"; cat $$lint_log; rm -f $$lint_log; \
 	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 	$(SANDBOX_ENV) && $(VENV)/bin/pytest -m serial

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -64,3 +65,22 @@ def test_target_and_build_args_change_the_digest(context: Path) -> None:
 
 def test_build_args_order_does_not_matter(context: Path) -> None:
     assert digest(context, build_args={"A": "1", "B": "2"}) == digest(context, build_args={"B": "2", "A": "1"})
+
+
+def test_every_bad_image_entry_is_named_at_once(context: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "build_context_digest", Path(__file__).resolve().parents[2] / "plugins" / "modules" / "build_context_digest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.problems([{"name": "web", "context": str(context)}]) == []
+    assert module.problems([
+        {"name": "web", "context": str(context)},
+        {"name": "web", "context": str(context), "dockerfile": "Missing.Dockerfile"},
+        {"name": "api", "context": str(context / "nowhere")},
+        {"context": str(context)},
+    ]) == [
+        "image 1 (web): the name is used twice",
+        f"image 1 (web): Dockerfile {context}/Missing.Dockerfile does not exist",
+        f"image 2 (api): build context {context}/nowhere is not a folder",
+        "image 3 needs a name and a context",
+    ]
