@@ -8,6 +8,7 @@
 # filesystem), and a re-run finds its image.
 # Usage: sandbox/make-image.sh NAME [--print-tag]   (prints the image tag as its last line;
 #        --print-tag only prints it, making nothing and needing no Docker engine)
+#        sandbox/make-image.sh NAME NAME...          (makes each in turn, printing each tag)
 #        NAME: python-base, redis or ferretdb (a folder under sandbox/images/)
 # Env:   SLIPWAY_CACHE (default ~/.cache/slipway), DEBIAN_MIRROR (default: the host's apt
 #        source for the suite, else deb.debian.org); a recipe may read its own (ferretdb:
@@ -24,6 +25,11 @@ set -euo pipefail
 die() { echo "make-image: $*" >&2; exit 1; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Several images: one call (one task in the playbook), each made in turn.
+if [ $# -gt 1 ] && [ "$2" != --print-tag ]; then
+	for each in "$@"; do "${BASH_SOURCE[0]}" "$each"; done
+	exit 0
+fi
 name=${1:-}
 [ -n "$name" ] && [ -f "$here/images/$name/recipe.sh" ] ||
 	die "usage: $0 NAME [--print-tag], NAME one of: $(cd "$here/images" && echo */ | tr -d /)"
