@@ -69,6 +69,8 @@ def log_requests(verdict) -> list[LogRequest]:
 def quote(verdict, logs: list[LogTail]) -> str:
     """The line that best explains a verdict: what the container said, else the server's words."""
     first = verdict.culprits[0] if verdict.culprits else None
+    if first and first.quoted.strip():
+        return _one_line(first.quoted)
     if first and first.termination_message.strip():
         return _one_line(first.termination_message.strip().splitlines()[-1])
     if first:

@@ -33,7 +33,10 @@ _CONTAINER_FIELD = re.compile(r"spec\.(?:initContainers|containers|ephemeralCont
 # the reasons nearer the front block every pod, those further back may be specific to one.
 FAILURE_ORDER = ("Unschedulable", "CreateContainerConfigError", "InvalidImageName",
                  "ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
-                 "CrashLoopBackOff")
+                 "CrashLoopBackOff", "ReadinessProbeFailed")
+READINESS_FAILED = "readiness probe failed"
+# The kubelet's probe defaults (core/v1 Probe), for the grace a probe's own settings imply.
+PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 3}
 # The scheduler marks a surge pod Unschedulable a moment before the controller frees room by
 # deleting an old pod; a few seconds of grace keep that race from failing a healthy rollout.
 UNSCHEDULABLE_GRACE = datetime.timedelta(seconds=5)
@@ -110,6 +113,8 @@ class PodProblem:
     wants_log: bool = False
     previous_log: bool = False
     recheck_at: datetime.datetime | None = None
+    # What explains the problem better than the log's last line (a probe's failure message).
+    quoted: str = ""
 
     @property
     def pod_name(self) -> str:
@@ -671,6 +676,62 @@ def _container_problem(pod: dict, status: dict, restart_threshold: int,
     return None
 
 
+def probe_grace(container: dict) -> datetime.timedelta | None:
+    """How long after its start a container may stay unready by its own probe settings: the
+    startup probe's full allowance (its delay, then every permitted failure), then the readiness
+    probe's, each attempt allowed its timeout, plus one period of slack (the kubelet's first
+    probe comes up to a period late). None without a readiness probe."""
+    readiness = container.get("readinessProbe")
+    if not readiness:
+        return None
+    seconds = 0
+    for probe in (container.get("startupProbe"), readiness):
+        if probe:
+            settings = {key: to_int(probe.get(key)) or default for key, default in PROBE_DEFAULTS.items()}
+            seconds += (settings["initialDelaySeconds"]
+                        + (settings["periodSeconds"] + settings["timeoutSeconds"]) * settings["failureThreshold"])
+    return datetime.timedelta(seconds=seconds + (to_int(readiness.get("periodSeconds")) or 10))
+
+
+def _readiness_failures(pod_events: list, container: str | None) -> list:
+    """The kubelet's Unhealthy events of this container's readiness probe, oldest first."""
+    found = []
+    for event in pod_events:
+        if (event.get("reason") != "Unhealthy"
+                or not (event.get("message") or "").lower().startswith(READINESS_FAILED)):
+            continue
+        named = _CONTAINER_FIELD.fullmatch((event.get("involvedObject") or {}).get("fieldPath") or "")
+        if named is None or named.group(1) == container:
+            found.append(event)
+    return sorted(found, key=event_sort_key)
+
+
+def _never_ready(pod: dict, status: dict, pod_events: list, now: datetime.datetime) -> PodProblem | None:
+    """A running container whose readiness probe keeps failing past the grace its own probe
+    settings imply (startup probe included): kubedog fails such a rollout then, where
+    `kubectl rollout status` waits for the progress deadline (10 minutes by default) with the
+    answer in plain sight. Within the grace it is slow, not failed: a time to look again."""
+    running = (status.get("state") or {}).get("running")
+    name = status.get("name")
+    container = next((c for c in _spec(pod).get("containers") or [] if c.get("name") == name), {})
+    grace = probe_grace(container)
+    if not running or status.get("ready") or grace is None:
+        return None
+    started = parse_time(running.get("startedAt")) or now
+    failures = [ev for ev in _readiness_failures(pod_events, name)
+                if not event_time(ev) or event_time(ev) >= started]
+    deadline = started + grace
+    seconds = int(grace.total_seconds())
+    said = failures[-1].get("message") if failures else ""
+    problem = PodProblem(pod, "ReadinessProbeFailed", container=name, restarts=status.get("restartCount", 0),
+                         message=f"readiness probe still failing {seconds}s after the container started",
+                         quoted=said, wants_log=True)
+    if now < deadline or not failures:
+        # Not past the grace, or no failure seen yet (the events may come late): look again.
+        return replace(problem, fatal=False, recheck_at=max(deadline, now + datetime.timedelta(seconds=1)))
+    return problem
+
+
 def _unschedulable(pod: dict, scheduled: dict, pod_events: list, capacity_pending: bool,
                    now: datetime.datetime) -> PodProblem:
     message = scheduled.get("message", "")
@@ -698,7 +759,8 @@ def pod_problem(pod: dict, events: list, restart_threshold: int, capacity_pendin
     if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
         problems.append(_unschedulable(pod, scheduled, pod_events, capacity_pending, now))
     for status in _container_statuses(pod):
-        problem = _container_problem(pod, status, restart_threshold, pod_events)
+        problem = (_container_problem(pod, status, restart_threshold, pod_events)
+                   or _never_ready(pod, status, pod_events, now))
         if problem:
             problems.append(problem)
     if not problems:

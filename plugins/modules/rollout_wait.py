@@ -19,12 +19,16 @@ description:
   - Fails as soon as a rollout cannot succeed, without waiting for the timeout, when pods of
     the B(new) revision are in C(CrashLoopBackOff) (from O(restart_threshold) restarts on),
     C(ImagePullBackOff), C(ErrImagePull), C(ErrImageNeverPull), C(InvalidImageName),
-    C(CreateContainerConfigError), are C(OOMKilled) or C(Unschedulable); when the controller
+    C(CreateContainerConfigError), are C(OOMKilled) or C(Unschedulable), or when a new pod's
+    readiness probe keeps failing past the grace its own settings imply (C(ReadinessProbeFailed),
+    the grace being the startup probe's delay and permitted failures, then the readiness probe's,
+    each attempt with its timeout, plus one period; the probe's last C(Unhealthy) message is
+    quoted); when the controller
     cannot create pods (C(FailedCreate), from admission such as Pod Security, or quota); on
     C(ProgressDeadlineExceeded); and when a Job fails (C(BackoffLimitExceeded),
     C(DeadlineExceeded)). Pods of the old revision failing during a rollout, or a pod that is
-    merely slow, are not failures; failing readiness probes are named as the reason at the
-    timeout.
+    merely slow, are not failures; a readiness probe failing within its grace is slow, and is
+    named as the reason at the timeout.
   - On failure, RV(msg) names the target, the reason, how many new pods are affected and the
     line that explains it (the container's termination message or last log line, else the
     server's message); RV(targets[].diagnosis) has the pods, container states, restart counts,

@@ -1,5 +1,6 @@
 """rollout_wait against failures the sandbox's real node makes: real crashes with their real
-last log line, a real OOM kill, a readiness probe that never passes, a missing image and a
+last log line, a real OOM kill, a readiness probe that never passes (failed after the grace its
+settings imply), a missing image and a
 missing Secret key, through real ansible-playbook runs."""
 
 from __future__ import annotations
@@ -70,20 +71,19 @@ def test_a_memory_limit_exceeded_is_an_oom_kill(namespace: str, image: str) -> N
     assert target["waited_seconds"] < 60
 
 
-def test_a_readiness_probe_that_never_passes_fails_at_the_progress_deadline(namespace: str, image: str) -> None:
-    healthy = deployment("web", image, HEALTHY)
-    first, result = roll_out(namespace, [healthy], targets=["deployment/web"])
-    assert first.returncode == 0, result.get("msg")
-    healthy["spec"]["progressDeadlineSeconds"] = 15
-    healthy["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
-        "exec": {"command": ["sh", "-c", "echo 'cache not warm' >&2; exit 1"]}, "periodSeconds": 1}
-    run, result = roll_out(namespace, [healthy], targets=["deployment/web"])
-    assert run.returncode != 0
-    [target] = result["targets"]
-    assert target["reason"] == "ProgressDeadlineExceeded"
-    assert "Readiness probe failed" in target["message"] or "not ready" in target["message"].lower()
+def test_a_readiness_probe_that_never_passes_fails_after_its_own_grace(namespace: str, image: str) -> None:
+    # The probe allows (1 s period + 1 s timeout) x 3 failures + 1 s: 7 s after the start, long
+    # before the progress deadline (600 s), which `kubectl rollout status` would wait for.
+    target = failed_upgrade(namespace, image, readinessProbe={
+        "exec": {"command": ["sh", "-c", "echo 'cache not warm' >&2; exit 1"]}, "periodSeconds": 1})
+    assert target["reason"] == "ReadinessProbeFailed"
+    assert "1/1 new pods ReadinessProbeFailed" in target["message"]
+    assert "cache not warm" in target["message"]
+    assert 7 <= target["waited_seconds"] < 60
     events = [e for e in target["diagnosis"]["events"] if e["reason"] == "Unhealthy"]
     assert events and "cache not warm" in events[-1]["message"]
+    # The log tail of the container is in the diagnosis.
+    assert any("serving" in line for tail in target["diagnosis"]["logs"] for line in tail.get("lines", []))
 
 
 def test_a_missing_image_is_err_image_never_pull(namespace: str, image: str) -> None:

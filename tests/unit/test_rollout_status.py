@@ -19,6 +19,7 @@ from ansible.module_utils.rollout_status import (
     at_timeout,
     evaluate,
     parse_time,
+    probe_grace,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rollout"
@@ -546,6 +547,76 @@ def test_timeout_names_failing_readiness_probes():
     assert timed_out.headline == "timed out after 300s: 1/2 new pods not ready, readiness probe failing"
     assert timed_out.detail == "Readiness probe failed: HTTP probe failed with statuscode: 503"
     assert [c.pod_name for c in timed_out.culprits] == [NEW_BACKEND[1]]
+
+
+def with_probes(fx: dict, name: str, **probes) -> None:
+    pod(fx, name)["spec"]["containers"][0].update(probes)
+
+
+READINESS = {"readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 5,
+                                "failureThreshold": 3, "timeoutSeconds": 2}}
+
+
+def test_probe_grace_comes_from_the_probes_own_settings():
+    # Readiness: delay 0 + (period 5 + timeout 2) x 3 failures + one period of slack = 26 s.
+    assert probe_grace(READINESS) == datetime.timedelta(seconds=26)
+    # Kubernetes' defaults: (10 + 1) x 3 + 10.
+    assert probe_grace({"readinessProbe": {"exec": {"command": ["true"]}}}) == datetime.timedelta(seconds=43)
+    # A startup probe's whole allowance comes first: 20 + (2 + 1) x 30 = 110 s more.
+    startup = {"startupProbe": {"initialDelaySeconds": 20, "periodSeconds": 2, "failureThreshold": 30}}
+    assert probe_grace({**READINESS, **startup}) == datetime.timedelta(seconds=136)
+    assert probe_grace({"livenessProbe": READINESS["readinessProbe"]}) is None
+
+
+def test_a_readiness_probe_failing_past_its_grace_fails_the_rollout_naming_it():
+    fx = backend("running_not_ready", "running_ready")
+    with_probes(fx, NEW_BACKEND[0], **READINESS)
+    add_event(fx, NEW_BACKEND[0], "readiness_failed")
+    verdict = decide(fx)  # 10:05, the container started at 10:00:03: far past 26 s
+    assert verdict.state == FAILED
+    assert verdict.reason == "ReadinessProbeFailed"
+    assert verdict.headline == "1/2 new pods ReadinessProbeFailed"
+    assert [c.pod_name for c in verdict.culprits] == [NEW_BACKEND[0]]
+    assert message("deployment/backend", verdict, []) == (
+        'deployment/backend: 1/2 new pods ReadinessProbeFailed: '
+        '"Readiness probe failed: HTTP probe failed with statuscode: 503"')
+    # Its log is asked for, for the diagnosis.
+    assert [r.pod for r in log_requests(verdict)] == [NEW_BACKEND[0]]
+
+
+def test_a_readiness_probe_failing_within_its_grace_is_only_slow():
+    fx = backend("running_not_ready", "running_ready")
+    with_probes(fx, NEW_BACKEND[0], **READINESS)
+    add_event(fx, NEW_BACKEND[0], "readiness_failed")
+    started = parse_time("2025-05-06T10:00:03Z")
+    verdict = decide(fx, now=started + datetime.timedelta(seconds=20))
+    assert verdict.state == PROGRESSING
+    # Looked at again when the grace ends, without waiting for an event.
+    assert verdict.recheck_at == started + datetime.timedelta(seconds=26)
+    assert decide(fx, now=started + datetime.timedelta(seconds=26)).state == FAILED
+
+
+def test_an_unready_container_whose_probe_never_failed_is_not_failed():
+    # Past the grace but no Unhealthy event: nothing says the probe fails (the events may lag).
+    fx = backend("running_not_ready", "running_ready")
+    with_probes(fx, NEW_BACKEND[0], **READINESS)
+    verdict = decide(fx)
+    assert verdict.state == PROGRESSING
+    assert verdict.recheck_at is not None
+
+
+def test_readiness_failures_of_an_earlier_run_do_not_count():
+    fx = backend("running_not_ready", "running_ready")
+    with_probes(fx, NEW_BACKEND[0], **READINESS)
+    add_event(fx, NEW_BACKEND[0], "readiness_failed", lastTimestamp="2025-05-06T10:00:02Z")
+    assert decide(fx).state == PROGRESSING
+
+
+def test_a_liveness_probe_failure_is_no_readiness_verdict():
+    fx = backend("running_not_ready", "running_ready")
+    with_probes(fx, NEW_BACKEND[0], **READINESS)
+    add_event(fx, NEW_BACKEND[0], "readiness_failed", message="Liveness probe failed: connection refused")
+    assert decide(fx).state == PROGRESSING
 
 
 def test_timeout_of_pods_that_never_get_ready():
