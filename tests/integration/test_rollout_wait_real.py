@@ -52,8 +52,11 @@ def failed_upgrade(namespace: str, base_image: str, **broken) -> dict:
 
 def test_a_command_that_exits_1_is_a_crash_loop_named_with_its_last_log_line(
         namespace: str, image: str) -> None:
+    # Both lines on stdout: containerd copies stdout and stderr into the log by two goroutines,
+    # so lines written to the two streams within microseconds may land in either order (seen
+    # under load: the stderr line first, and the stdout line last).
     target = failed_upgrade(namespace, image, command=[
-        "python3", "-u", "-c", "print('connecting to the queue'); raise SystemExit('no queue at redis:6379')"])
+        "python3", "-u", "-c", "print('connecting to the queue'); print('no queue at redis:6379'); raise SystemExit(1)"])
     assert target["reason"] == "CrashLoopBackOff"
     assert "1/1 new pods CrashLoopBackOff (exit 1)" in target["message"]
     assert target["message"].endswith('"no queue at redis:6379"')
