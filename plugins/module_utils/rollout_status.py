@@ -726,9 +726,10 @@ def _never_ready(pod: dict, status: dict, pod_events: list, now: datetime.dateti
     problem = PodProblem(pod, "ReadinessProbeFailed", container=name, restarts=status.get("restartCount", 0),
                          message=f"readiness probe still failing {seconds}s after the container started",
                          quoted=said, wants_log=True)
-    if now < deadline or not failures:
-        # Not past the grace, or no failure seen yet (the events may come late): look again.
-        return replace(problem, fatal=False, recheck_at=max(deadline, now + datetime.timedelta(seconds=1)))
+    if not failures:
+        return None  # nothing says the probe fails (yet): its first Unhealthy event wakes the wait
+    if now < deadline:
+        return replace(problem, fatal=False, recheck_at=deadline)  # slow so far: look again then
     return problem
 
 
@@ -902,4 +903,54 @@ def at_timeout(verdict: Verdict, objects: Objects, waited_seconds: float) -> Ver
     reason, summary, detail, culprits = _stall(verdict, objects)
     return replace(verdict, state=TIMED_OUT, reason=reason,
                    headline=f"timed out after {waited_seconds:.0f}s: {summary}",
+                   detail=detail, culprits=culprits)
+
+
+# --- progress while waiting -------------------------------------------------------------------
+
+
+def progress_line(kind: str, workload: dict) -> str:
+    """Where a rollout stands in counts, as kubedog's progress table shows it:
+    `3/5 updated, 2/5 ready, 0 unavailable`."""
+    spec, status = _spec(workload), _status(workload)
+    if kind == "Job":
+        completions = spec.get("completions")
+        wanted = f"/{completions}" if completions is not None else ""
+        return (f"{status.get('succeeded', 0)}{wanted} succeeded, {status.get('active', 0)} active, "
+                f"{status.get('failed', 0)} failed")
+    if kind == "DaemonSet":
+        wanted = status.get("desiredNumberScheduled", 0)
+        return (f"{status.get('updatedNumberScheduled', 0)}/{wanted} updated, "
+                f"{status.get('numberReady', 0)}/{wanted} ready, "
+                f"{status.get('numberUnavailable', 0)} unavailable")
+    wanted = spec.get("replicas", 1)
+    line = f"{status.get('readyReplicas', 0)}/{wanted} ready"
+    if kind == "ReplicaSet":
+        return line
+    line = f"{status.get('updatedReplicas', 0)}/{wanted} updated, {line}"
+    if kind == "Deployment":
+        line += f", {status.get('unavailableReplicas', 0)} unavailable"
+    return line
+
+
+def activity(kind: str, workload: dict, verdict: Verdict) -> tuple:
+    """What changes whenever a rollout moves: its counts, and each new pod's phase and its
+    containers' readiness, restarts and state. Equal fingerprints: nothing happened."""
+    pods = []
+    for pod in verdict.new_pods:
+        containers = tuple(
+            (s.get("name"), bool(s.get("ready")), s.get("restartCount", 0),
+             next(iter(s.get("state") or {}), ""),
+             next(iter((s.get("state") or {}).values()), {}).get("reason", ""))
+            for s in _container_statuses(pod))
+        pods.append((_meta(pod).get("name"), _status(pod).get("phase"), containers))
+    return progress_line(kind, workload), verdict.headline, tuple(sorted(pods, key=str))
+
+
+def without_progress(verdict: Verdict, objects: Objects, idle_seconds: float) -> Verdict:
+    """A rollout in which nothing moved for idle_seconds (kubedog's no-activity timeout),
+    restated as what it is stuck on."""
+    reason, summary, detail, culprits = _stall(verdict, objects)
+    return replace(verdict, state=TIMED_OUT, reason=reason,
+                   headline=f"no progress for {idle_seconds:.0f}s: {summary}",
                    detail=detail, culprits=culprits)

@@ -8,6 +8,7 @@ watch event, on a grace period ending, or at the deadline; it never polls.
 from __future__ import annotations
 
 import datetime
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -38,10 +39,13 @@ from ansible.module_utils.rollout_status import (
     ObjectIndex,
     Objects,
     Verdict,
+    activity,
     at_timeout,
     controller_kind,
     evaluate,
     labels,
+    progress_line,
+    without_progress,
 )
 from ansible.module_utils.rollout_targets import KINDS, Target, selector_matches
 
@@ -62,6 +66,10 @@ class Options:
     log_lines: int = 20
     rollback_on_failure: bool = False
     rollback_timeout: float | None = None
+    # Seconds a rollout may go without any change before it fails as stuck; 0: no limit.
+    no_progress_timeout: float = 0
+    # Seconds between progress reports (one line per rollout waited on); 0: none.
+    progress_every: float = 0
 
 
 def _collected(lines: list[str]) -> bool:
@@ -82,6 +90,10 @@ class _Track:
     stuck_pods: tuple = ()
     min_generation: int = 0
     wake: float | None = None
+    # The last change seen (rollout_status.activity) and when; the progress line to report.
+    activity: tuple | None = None
+    active_at: float = 0.0
+    line: str = ""
 
 
 @dataclass
@@ -109,9 +121,13 @@ def _seconds(later, earlier) -> float | None:
 
 class Waiter:
     def __init__(self, api, targets: list, selectors: list, options: Options,
-                 monotonic=time.monotonic, utcnow=None, idle=None, informer_factory=Informer):
+                 monotonic=time.monotonic, utcnow=None, idle=None, informer_factory=Informer,
+                 progress=None):
         self._api = api
         self._options = options
+        # Called with the progress lines every options.progress_every seconds while waiting.
+        self._progress = progress if options.progress_every > 0 else None
+        self._next_report: float | None = None
         self._selectors = selectors
         self._monotonic = monotonic
         self._utcnow = utcnow or (lambda: datetime.datetime.now(datetime.timezone.utc))
@@ -288,9 +304,34 @@ class Waiter:
             if not active and not selector_grace:
                 return changed
             wakes = [t.wake for t in active if t.wake is not None] + [t.deadline for t in active]
+            if self._progress is not None and active:
+                wakes.append(self._report(active, now))
             if selector_grace:
                 wakes.append(self._started + self._options.wait_for_creation)
             self._idle(max(0.0, min(wakes) - self._monotonic()))
+
+    def _report(self, active: list, now: float) -> float:
+        """Report the progress lines when one is due (the first after one interval, so a quick
+        rollout prints nothing); the time the next one is due."""
+        if self._next_report is None:
+            self._next_report = self._started + self._options.progress_every
+        if now >= self._next_report:
+            self._progress([f"{t.target.ref} {t.line}".rstrip() for t in active])
+            self._next_report = now + self._options.progress_every
+        return self._next_report
+
+    def _stalled(self, track: _Track, workload: dict, verdict: Verdict, now: float) -> bool:
+        """Note what changed; True when nothing has for options.no_progress_timeout seconds."""
+        seen = activity(track.target.kind, workload, verdict)
+        if seen != track.activity:
+            track.activity, track.active_at = seen, now
+        limit = self._options.no_progress_timeout
+        if not limit:
+            return False
+        if now - track.active_at >= limit:
+            return True
+        track.wake = min(track.wake or math.inf, track.active_at + limit)
+        return False
 
     def _step(self, track: _Track, now: float, utcnow: datetime.datetime) -> bool:
         """Re-decide one target; True when it rolled something back."""
@@ -314,13 +355,16 @@ class Waiter:
         else:
             verdict = evaluate(target.kind, workload, objects, utcnow,
                                self._options.restart_threshold)
+        track.line = progress_line(target.kind, workload)
         if verdict.state == PROGRESSING and now >= track.deadline:
             started = track.rollback_started if track.phase == "rollback" else self._started
             verdict = at_timeout(verdict, objects, now - started)
         if verdict.state == PROGRESSING:
             if verdict.recheck_at is not None:
                 track.wake = now + max(0.0, (verdict.recheck_at - utcnow).total_seconds())
-            return False
+            if not self._stalled(track, workload, verdict, now):
+                return False
+            verdict = without_progress(verdict, objects, now - track.active_at)
         result = self._result(track, verdict, self._logs(track, verdict))
         if track.phase == "rollback":
             track.failure["rollback"] = {key: result[key] for key in (
@@ -355,6 +399,7 @@ class Waiter:
         track.failure = failure
         track.phase = "rollback"
         track.rollback_started = now
+        track.activity = None
         track.min_generation = patched["metadata"].get("generation", 0)
         track.deadline = now + (self._options.rollback_timeout or self._options.timeout)
         self._changed.set()

@@ -100,6 +100,32 @@ options:
     description:
       - Seconds to wait for a rollback to settle; defaults to O(timeout).
     type: int
+  no_progress_timeout:
+    description:
+      - Seconds a rollout may go without any change (no replica updated, ready or available, no
+        new pod phase, container state, readiness or restart) before it fails as stuck, naming
+        what it waits on, apart from O(timeout), as kubedog's no-activity timeout. V(0) sets no
+        such limit. A Job whose pods simply run for a long time makes no change either, so
+        give such Jobs a limit above their run time.
+    type: int
+    default: 0
+  progress:
+    description:
+      - While waiting, print one line per rollout every O(progress_interval) seconds on the
+        ansible-playbook console (C(deployment/backend 3/5 updated, 2/5 ready, 0 unavailable)),
+        starting after the first interval. Printed by the action plugin, so only where the task
+        runs on the controller (a local connection); the result is the same either way.
+    type: bool
+    default: true
+  progress_interval:
+    description: Seconds between progress lines.
+    type: int
+    default: 5
+  progress_path:
+    description:
+      - A file the module appends its progress lines to. Set by the action plugin, which prints
+        them; leave it unset.
+    type: path
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
   - ansible.builtin.action_common_attributes
@@ -273,6 +299,10 @@ OPTIONS_SPEC = dict(
     log_lines=dict(type="int", default=20),
     rollback_on_failure=dict(type="bool", default=False),
     rollback_timeout=dict(type="int"),
+    no_progress_timeout=dict(type="int", default=0),
+    progress=dict(type="bool", default=True),
+    progress_interval=dict(type="int", default=5),
+    progress_path=dict(type="path"),
 )
 
 
@@ -284,7 +314,8 @@ def _summary(results: list) -> str:
 
 
 def _check_numbers(params: dict) -> None:
-    for name in ("timeout", "wait_for_creation", "restart_threshold", "log_lines", "rollback_timeout"):
+    for name in ("timeout", "wait_for_creation", "restart_threshold", "log_lines", "rollback_timeout",
+                 "no_progress_timeout"):
         value = params.get(name)
         if value is not None and value < 0:
             raise TargetError(f"{name} must not be negative, got {value}")
@@ -292,6 +323,20 @@ def _check_numbers(params: dict) -> None:
         raise TargetError("timeout must be at least 1 second")
     if params["restart_threshold"] == 0:
         raise TargetError("restart_threshold must be at least 1")
+    if params["progress_interval"] < 1:
+        raise TargetError(f"progress_interval must be at least 1 second, got {params['progress_interval']}")
+
+
+def _appender(path: str | None):
+    """Progress lines appended to `path`, whole lines at a time, for the action plugin to print."""
+    if not path:
+        return None
+
+    def append(lines: list[str]) -> None:
+        with open(path, "a", encoding="utf-8") as progress:
+            progress.write("".join(f"{line}\n" for line in lines))
+
+    return append
 
 
 def main():
@@ -312,9 +357,12 @@ def main():
         log_lines=params["log_lines"],
         rollback_on_failure=params["rollback_on_failure"],
         rollback_timeout=params["rollback_timeout"],
+        no_progress_timeout=params["no_progress_timeout"],
+        progress_every=params["progress_interval"] if params["progress"] and params["progress_path"] else 0,
     )
     try:
-        waiter = Waiter(connect(module), targets, [selector] if selector else [], options)
+        waiter = Waiter(connect(module), targets, [selector] if selector else [], options,
+                        progress=_appender(params["progress_path"]))
         outcome = waiter.snapshot() if module.check_mode else waiter.wait()
     except (WaitError, ApiError) as err:
         module.fail_json(msg=str(err), changed=False, targets=[])

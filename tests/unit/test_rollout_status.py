@@ -602,7 +602,7 @@ def test_an_unready_container_whose_probe_never_failed_is_not_failed():
     with_probes(fx, NEW_BACKEND[0], **READINESS)
     verdict = decide(fx)
     assert verdict.state == PROGRESSING
-    assert verdict.recheck_at is not None
+    assert verdict.problems == []
 
 
 def test_readiness_failures_of_an_earlier_run_do_not_count():

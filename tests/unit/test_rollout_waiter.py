@@ -344,3 +344,58 @@ def test_rollback_that_never_shows_up_times_out_on_its_own_limit():
     assert result["rollback"]["status"] == "timed_out"
     assert result["rollback"]["waited_seconds"] == 20.0
     assert cluster.deleted == []
+
+
+# --- no progress, and progress reports ---------------------------------------------------------
+
+
+def test_a_rollout_without_any_change_fails_after_the_no_progress_timeout():
+    cluster = Cluster((0, state(backend("running_not_ready", "running_not_ready"))))
+    [result] = cluster.waiter([BACKEND], Options(timeout=300, no_progress_timeout=60)).wait().results
+    assert result["status"] == "timed_out"
+    assert result["reason"] == "NotReady"
+    assert result["waited_seconds"] == 60.0
+    assert result["message"] == "deployment/backend: no progress for 60s: 2/2 new pods Running but not Ready"
+
+
+def test_any_change_restarts_the_no_progress_clock():
+    stuck = state(backend("running_not_ready", "running_not_ready"))
+    moved = state(backend("running_ready", "running_not_ready"))
+    cluster = Cluster((0, stuck), (50, moved))
+    [result] = cluster.waiter([BACKEND], Options(timeout=300, no_progress_timeout=60)).wait().results
+    assert result["status"] == "timed_out"
+    assert result["waited_seconds"] == 110.0
+    assert result["message"].startswith("deployment/backend: no progress for 60s: 1/2 new pods")
+
+
+def test_without_a_no_progress_timeout_only_the_timeout_ends_the_wait():
+    cluster = Cluster((0, state(backend("running_not_ready", "running_not_ready"))))
+    [result] = cluster.waiter([BACKEND], Options(timeout=300)).wait().results
+    assert result["waited_seconds"] == 300.0
+    assert result["message"].startswith("deployment/backend: timed out after 300s")
+
+
+def test_progress_is_reported_every_interval_while_waiting():
+    reports = []
+    fx = backend("running_not_ready", "running_not_ready")
+    done = completed_backend()
+    cluster = Cluster((0, state(fx)), (12, state(done)))
+    waiter = Waiter(cluster, [BACKEND], [], Options(timeout=300, progress_every=5),
+                    monotonic=lambda: cluster.now, utcnow=lambda: BASE + datetime.timedelta(seconds=cluster.now),
+                    idle=cluster.idle, progress=lambda lines: reports.append((cluster.now, lines)),
+                    informer_factory=lambda api, rtype, namespace, on_change: FakeInformer(cluster, rtype))
+    [result] = waiter.wait().results
+    assert result["status"] == "complete"
+    # None at once (a quick rollout prints nothing), then one every 5 s until it completes at 12 s.
+    line = "deployment/backend 2/2 updated, 1/2 ready, 2 unavailable"
+    assert reports == [(5.0, [line]), (10.0, [line])]
+
+
+def test_no_progress_reports_without_an_interval():
+    reports = []
+    cluster = Cluster((0, state(backend("running_not_ready", "running_not_ready"))))
+    Waiter(cluster, [BACKEND], [], Options(timeout=30), monotonic=lambda: cluster.now,
+           utcnow=lambda: BASE + datetime.timedelta(seconds=cluster.now), idle=cluster.idle,
+           progress=reports.append,
+           informer_factory=lambda api, rtype, namespace, on_change: FakeInformer(cluster, rtype)).wait()
+    assert reports == []
