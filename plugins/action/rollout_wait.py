@@ -1,5 +1,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""rollout_wait's action plugin: runs the module and prints its progress lines as it waits.
+"""The action plugin of the modules that wait for rollouts (rollout_wait, app_apply): runs the
+module and prints its progress lines as it waits.
 
 A module cannot print while it runs: its output is read when it exits. So, where the module runs
 on the controller (a local connection), this plugin gives it a file to append its progress lines

@@ -342,6 +342,11 @@ def digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:10]
 
 
+def job_name(base: str, spec: dict) -> str:
+    """A Job's name: its base name and a digest of its spec, so a changed Job is a new one."""
+    return f"{base}-{digest(spec)}"
+
+
 def job_objects(model: dict, images: dict[str, str]) -> list[dict]:
     """The one-off Jobs. A name ends in a digest of everything the Job runs: a Job's template
     is immutable, so a change is a new Job, and an unchanged Job is not run again."""
@@ -352,7 +357,7 @@ def job_objects(model: dict, images: dict[str, str]) -> list[dict]:
                 "template": {"metadata": _template_metadata(model, job, "job", image),
                              "spec": pod_spec(model, job, image, "Never")}}
         objects += files_objects(model, job, "job")
-        name = f"{job['name']}-{digest(spec)}"
+        name = job_name(job["name"], spec)
         objects.append({"apiVersion": JOB.api_version, "kind": JOB.kind,
                         "metadata": _metadata(model, name, {**job.get("labels", {}),
                                                             **labels(model, job["name"], "job", image)}),
@@ -424,6 +429,9 @@ def patched(model: dict, objects: list[dict]) -> list[dict]:
             result = merge_patch(target, patch["merge"]) if "merge" in patch else json_patch(target, patch["json"])
         except (KeyError, IndexError, ValueError, TypeError) as err:
             raise PatchError(f"slipway_app_patches[{index}] ({patch['kind']}/{patch['name']}): {err}") from err
+        if target["kind"] == JOB.kind:
+            # Named by what it runs, patched: a patched Job is a new Job, as a changed one is.
+            result["metadata"]["name"] = job_name(target["metadata"]["name"].rsplit("-", 1)[0], result["spec"])
         target.clear()
         target.update(result)
     return objects

@@ -54,6 +54,32 @@ MISSING = "missing"
 FAILING = (FAILED, TIMED_OUT, MISSING)
 
 
+# The modules' progress options (documented by the `progress` doc fragment); the action plugin
+# sets progress_path and prints what the module appends there.
+PROGRESS_OPTIONS = {
+    "progress": {"type": "bool", "default": True},
+    "progress_interval": {"type": "int", "default": 5},
+    "progress_path": {"type": "path"},
+}
+
+
+def progress_every(params: dict) -> float:
+    """Options.progress_every from the module's progress options: 0 without a file to write."""
+    return params["progress_interval"] if params["progress"] and params["progress_path"] else 0
+
+
+def progress_appender(path: str | None):
+    """A Waiter progress callback appending whole lines to `path`, or None without a path."""
+    if not path:
+        return None
+
+    def append(lines: list[str]) -> None:
+        with open(path, "a", encoding="utf-8") as progress:
+            progress.write("".join(f"{line}\n" for line in lines))
+
+    return append
+
+
 class WaitError(Exception):
     """The wait cannot go on at all (credentials, RBAC, unreachable server)."""
 

@@ -55,6 +55,7 @@ options:
     default: slipway
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progress
 attributes:
   check_mode:
     support: full
@@ -127,7 +128,15 @@ from ansible.module_utils.app_model import KINDS, MANAGED_KINDS, NAMESPACE, SECR
 from ansible.module_utils.kube_module import k8s_module
 from ansible.module_utils.rollout_kube import ApiError, ResourceType, connect
 from ansible.module_utils.rollout_targets import parse_targets
-from ansible.module_utils.rollout_waiter import FAILING, Options, WaitError, Waiter
+from ansible.module_utils.rollout_waiter import (
+    FAILING,
+    PROGRESS_OPTIONS,
+    Options,
+    WaitError,
+    Waiter,
+    progress_appender,
+    progress_every,
+)
 
 OPTIONS_SPEC = dict(
     model=dict(type="dict", required=True),
@@ -137,6 +146,7 @@ OPTIONS_SPEC = dict(
     wait_timeout=dict(type="int", default=600),
     rollback_on_failure=dict(type="bool", default=False),
     field_manager=dict(type="str", default="slipway"),
+    **PROGRESS_OPTIONS,
 )
 PASSWORD_LENGTH = 32
 
@@ -215,9 +225,10 @@ class Deploy:
         if self.module.check_mode or not names:
             return
         params = self.module.params
-        options = Options(timeout=params["wait_timeout"], rollback_on_failure=params["rollback_on_failure"])
+        options = Options(timeout=params["wait_timeout"], rollback_on_failure=params["rollback_on_failure"],
+                          progress_every=progress_every(params))
         targets = parse_targets([f"{kind}/{name}" for name in names], self.namespace)
-        outcome = Waiter(self.api, targets, [], options).wait()
+        outcome = Waiter(self.api, targets, [], options, progress=progress_appender(params["progress_path"])).wait()
         for warning in outcome.warnings:
             self.module.warn(warning)
         self.targets.extend(outcome.results)

@@ -109,25 +109,9 @@ options:
         give such Jobs a limit above their run time.
     type: int
     default: 0
-  progress:
-    description:
-      - While waiting, print one line per rollout every O(progress_interval) seconds on the
-        ansible-playbook console (C(deployment/backend 3/5 updated, 2/5 ready, 0 unavailable)),
-        starting after the first interval. Printed by the action plugin, so only where the task
-        runs on the controller (a local connection); the result is the same either way.
-    type: bool
-    default: true
-  progress_interval:
-    description: Seconds between progress lines.
-    type: int
-    default: 5
-  progress_path:
-    description:
-      - A file the module appends its progress lines to. Set by the action plugin, which prints
-        them; leave it unset.
-    type: path
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
+  - progress
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -286,7 +270,15 @@ from ansible.module_utils.rollout_targets import (
     parse_selector_spec,
     parse_targets,
 )
-from ansible.module_utils.rollout_waiter import FAILING, Options, WaitError, Waiter
+from ansible.module_utils.rollout_waiter import (
+    FAILING,
+    PROGRESS_OPTIONS,
+    Options,
+    WaitError,
+    Waiter,
+    progress_appender,
+    progress_every,
+)
 
 OPTIONS_SPEC = dict(
     targets=dict(type="list", elements="raw"),
@@ -300,9 +292,7 @@ OPTIONS_SPEC = dict(
     rollback_on_failure=dict(type="bool", default=False),
     rollback_timeout=dict(type="int"),
     no_progress_timeout=dict(type="int", default=0),
-    progress=dict(type="bool", default=True),
-    progress_interval=dict(type="int", default=5),
-    progress_path=dict(type="path"),
+    **PROGRESS_OPTIONS,
 )
 
 
@@ -323,20 +313,6 @@ def _check_numbers(params: dict) -> None:
         raise TargetError("timeout must be at least 1 second")
     if params["restart_threshold"] == 0:
         raise TargetError("restart_threshold must be at least 1")
-    if params["progress_interval"] < 1:
-        raise TargetError(f"progress_interval must be at least 1 second, got {params['progress_interval']}")
-
-
-def _appender(path: str | None):
-    """Progress lines appended to `path`, whole lines at a time, for the action plugin to print."""
-    if not path:
-        return None
-
-    def append(lines: list[str]) -> None:
-        with open(path, "a", encoding="utf-8") as progress:
-            progress.write("".join(f"{line}\n" for line in lines))
-
-    return append
 
 
 def main():
@@ -358,11 +334,11 @@ def main():
         rollback_on_failure=params["rollback_on_failure"],
         rollback_timeout=params["rollback_timeout"],
         no_progress_timeout=params["no_progress_timeout"],
-        progress_every=params["progress_interval"] if params["progress"] and params["progress_path"] else 0,
+        progress_every=progress_every(params),
     )
     try:
         waiter = Waiter(connect(module), targets, [selector] if selector else [], options,
-                        progress=_appender(params["progress_path"]))
+                        progress=progress_appender(params["progress_path"]))
         outcome = waiter.snapshot() if module.check_mode else waiter.wait()
     except (WaitError, ApiError) as err:
         module.fail_json(msg=str(err), changed=False, targets=[])

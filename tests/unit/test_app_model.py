@@ -334,6 +334,25 @@ def test_patches_change_what_is_rendered() -> None:
     assert len(objects["Service/web"]["spec"]["ports"]) == 1
 
 
+def test_a_patched_job_is_named_by_what_it_runs_patched() -> None:
+    def job(patches: list) -> dict:
+        model = real_app(jobs=[{"name": "seed", "image_of": "web"}], patches=patches)
+        return next(o for o in app_manifests.app_objects(model, {"web": "shop/web:1"}) if o["kind"] == "Job")
+
+    plain = job([])
+    merged = job([{"kind": "Job", "name": "seed", "merge": {"spec": {"backoffLimit": 0}}}])
+    # A Job's template is immutable: the patched one is a new Job, beside the unpatched name.
+    assert merged["spec"]["backoffLimit"] == 0
+    assert merged["metadata"]["name"].startswith("seed-") and merged["metadata"]["name"] != plain["metadata"]["name"]
+    assert merged["metadata"]["name"] == app_manifests.job_name("seed", merged["spec"])
+    # A second patch of the same Job finds it by its base name, and names it anew.
+    twice = job([{"kind": "Job", "name": "seed", "merge": {"spec": {"backoffLimit": 0}}},
+                 {"kind": "Job", "name": "seed", "json": [{"op": "replace", "path": "/spec/activeDeadlineSeconds",
+                                                           "value": 60}]}])
+    assert twice["spec"]["activeDeadlineSeconds"] == 60
+    assert twice["metadata"]["name"] == app_manifests.job_name("seed", twice["spec"]) != merged["metadata"]["name"]
+
+
 def test_a_patch_of_nothing_rendered_is_named() -> None:
     model = real_app(patches=[{"kind": "Deployment", "name": "api", "merge": {"spec": {}}}])
     with pytest.raises(app_manifests.PatchError, match=r"slipway_app_patches\[0\]: the app renders no Deployment/api"):
