@@ -31,7 +31,7 @@ RESTART_BACKOFF = "back-off restarting failed container"
 _CONTAINER_FIELD = re.compile(r"spec\.(?:initContainers|containers|ephemeralContainers)\{(.+)\}")
 # When new pods fail for different reasons, the headline names the first of these that occurs:
 # the reasons nearer the front block every pod, those further back may be specific to one.
-FAILURE_ORDER = ("Unschedulable", "CreateContainerConfigError", "InvalidImageName",
+FAILURE_ORDER = ("ProvisioningFailed", "FailedBinding", "Unschedulable", "CreateContainerConfigError", "InvalidImageName",
                  "ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
                  "CrashLoopBackOff", "ReadinessProbeFailed")
 READINESS_FAILED = "readiness probe failed"
@@ -40,6 +40,10 @@ PROBE_DEFAULTS = {"initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds
 # The scheduler marks a surge pod Unschedulable a moment before the controller frees room by
 # deleting an old pod; a few seconds of grace keep that race from failing a healthy rollout.
 UNSCHEDULABLE_GRACE = datetime.timedelta(seconds=5)
+# A claim still unbound this long after its pod could not be scheduled for it, with a warning
+# about it (no such StorageClass, a provisioner's error, nothing to bind to), fails the rollout.
+CLAIM_GRACE = datetime.timedelta(seconds=15)
+CLAIM = "PersistentVolumeClaim"
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -75,9 +79,12 @@ class ObjectIndex:
                 if owner:
                     self._owned.setdefault(owner, {}).setdefault(kind, []).append((position, obj))
         self._events: dict[str | None, list] = {}
+        self._claim_events: dict[str, list] = {}
         for position, event in enumerate(objects.events):
-            about = (event.get("involvedObject") or {}).get("uid")
-            self._events.setdefault(about, []).append((position, event))
+            involved = event.get("involvedObject") or {}
+            self._events.setdefault(involved.get("uid"), []).append((position, event))
+            if involved.get("kind") == CLAIM:
+                self._claim_events.setdefault(involved.get("name"), []).append((position, event))
 
     def _children(self, owner: dict, kind: str) -> list:
         return (self._owned.get(uid(owner)) or {}).get(kind, [])
@@ -89,6 +96,9 @@ class ObjectIndex:
             pair for _, rs in replicasets for pair in self._children(rs, "pods")]
         about = dict.fromkeys(uid(obj) for _, obj in [(0, workload), *replicasets, *revisions, *pods])
         events = [pair for key in about for pair in self._events.get(key, [])]
+        # And the events about the claims its pods mount (a StatefulSet's from its templates).
+        claims = dict.fromkeys(name for _, pod in pods for name in claim_names(pod))
+        events += [pair for name in claims for pair in self._claim_events.get(name, [])]
 
         def in_order(pairs: list) -> list:
             return [obj for _, obj in sorted(pairs, key=lambda pair: pair[0])]
@@ -733,13 +743,40 @@ def _never_ready(pod: dict, status: dict, pod_events: list, now: datetime.dateti
     return problem
 
 
-def _unschedulable(pod: dict, scheduled: dict, pod_events: list, capacity_pending: bool,
+def claim_names(pod: dict) -> list[str]:
+    """The PersistentVolumeClaims a pod mounts."""
+    return [(volume.get("persistentVolumeClaim") or {}).get("claimName")
+            for volume in _spec(pod).get("volumes") or [] if volume.get("persistentVolumeClaim")]
+
+
+def _unbound_claim(pod: dict, problem: PodProblem, events: list, since: datetime.datetime,
+                   now: datetime.datetime) -> PodProblem:
+    """A pod waiting for its claims: a volume being provisioned, unless a claim has a warning
+    (ProvisioningFailed: no such StorageClass, the provisioner's error; FailedBinding: no
+    StorageClass and no volume to bind) past CLAIM_GRACE, which names the claim and says why."""
+    claims = claim_names(pod)
+    warnings = sorted((ev for ev in events if ev.get("type") == "Warning"
+                       and (ev.get("involvedObject") or {}).get("kind") == CLAIM
+                       and (ev.get("involvedObject") or {}).get("name") in claims), key=event_sort_key)
+    if not warnings:
+        return replace(problem, fatal=False)  # a volume is still being provisioned
+    claim = warnings[-1]["involvedObject"]["name"]
+    named = replace(problem, reason=warnings[-1].get("reason") or "FailedBinding",
+                    message=f"{CLAIM} {claim}: {warnings[-1].get('message', '')}",
+                    quoted=f"{CLAIM} {claim}: {warnings[-1].get('message', '')}")
+    if now < since + CLAIM_GRACE:
+        return replace(named, fatal=False, recheck_at=since + CLAIM_GRACE)
+    return named
+
+
+def _unschedulable(pod: dict, scheduled: dict, events: list, capacity_pending: bool,
                    now: datetime.datetime) -> PodProblem:
     message = scheduled.get("message", "")
     since = parse_time(scheduled.get("lastTransitionTime")) or now
     problem = PodProblem(pod, "Unschedulable", message=message)
+    pod_events = events_about(events, [uid(pod)])
     if "unbound immediate PersistentVolumeClaims" in message:
-        return replace(problem, fatal=False)  # a volume is still being provisioned
+        return _unbound_claim(pod, problem, events, since, now)
     if any(ev.get("reason") == "TriggeredScaleUp" for ev in pod_events):
         return replace(problem, fatal=False)  # the cluster autoscaler is adding a node
     if capacity_pending:
@@ -758,7 +795,7 @@ def pod_problem(pod: dict, events: list, restart_threshold: int, capacity_pendin
     problems = []
     scheduled = condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
-        problems.append(_unschedulable(pod, scheduled, pod_events, capacity_pending, now))
+        problems.append(_unschedulable(pod, scheduled, events, capacity_pending, now))
     for status in _container_statuses(pod):
         problem = (_container_problem(pod, status, restart_threshold, pod_events)
                    or _never_ready(pod, status, pod_events, now))

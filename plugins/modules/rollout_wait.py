@@ -19,7 +19,8 @@ description:
   - Fails as soon as a rollout cannot succeed, without waiting for the timeout, when pods of
     the B(new) revision are in C(CrashLoopBackOff) (from O(restart_threshold) restarts on),
     C(ImagePullBackOff), C(ErrImagePull), C(ErrImageNeverPull), C(InvalidImageName),
-    C(CreateContainerConfigError), are C(OOMKilled) or C(Unschedulable), or when a new pod's
+    C(CreateContainerConfigError), are C(OOMKilled) or C(Unschedulable), or wait for a claim that
+    has a warning (C(ProvisioningFailed), C(FailedBinding), named with the claim) for 15 s, or when a new pod's
     readiness probe keeps failing past the grace its own settings imply (C(ReadinessProbeFailed),
     the grace being the startup probe's delay and permitted failures, then the readiness probe's,
     each attempt with its timeout, plus one period; the probe's last C(Unhealthy) message is

@@ -144,6 +144,22 @@ def test_image_pull_failure_fails_fast(namespace: str) -> None:
     assert "not found" in target["message"] or "Back-off pulling image" in target["message"]
 
 
+def test_a_claim_that_cannot_be_provisioned_is_named(namespace: str) -> None:
+    db = statefulset("db")
+    db["spec"]["volumeClaimTemplates"] = [{
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "no-such-class",
+                 "resources": {"requests": {"storage": "1Mi"}}}}]
+    run, result = roll_out(namespace, [db], targets=["statefulset/db"])
+    assert run.returncode != 0
+    target = only_target(result)
+    assert target["reason"] == "ProvisioningFailed"
+    assert "PersistentVolumeClaim data-db-0: " in target["message"]
+    assert "no-such-class" in target["message"]
+    # After the claim's grace (15 s), not at the timeout.
+    assert target["waited_seconds"] < TIMEOUT
+
+
 def test_never_ready_fails_at_the_progress_deadline(namespace: str) -> None:
     target = upgrade(namespace, deployment("web", progressDeadlineSeconds=10),
                      deployment("web", fault="never-ready", progressDeadlineSeconds=10))

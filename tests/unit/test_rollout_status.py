@@ -533,6 +533,46 @@ def test_unschedulable_for_an_unbound_volume_is_not_a_failure():
     assert decide(backend("unschedulable_unbound_pvc", "running_ready")).state == PROGRESSING
 
 
+def claim_warning(fx: dict, claim: str, reason: str, message: str, when: str = "2025-05-06T10:00:03Z") -> None:
+    fx["events"].append({
+        "metadata": {"name": f"{claim}.{reason}", "namespace": "shop"},
+        "involvedObject": {"kind": "PersistentVolumeClaim", "name": claim, "namespace": "shop", "uid": "pvc-1"},
+        "reason": reason, "message": message, "type": "Warning", "count": 3,
+        "firstTimestamp": when, "lastTimestamp": when})
+
+
+def waiting_for_a_claim(claim: str = "data-backend-0") -> dict:
+    fx = backend("unschedulable_unbound_pvc", "running_ready")
+    pod(fx, NEW_BACKEND[0])["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+    return fx
+
+
+def test_a_claim_that_cannot_be_provisioned_fails_naming_the_claim_after_the_grace():
+    fx = waiting_for_a_claim()
+    claim_warning(fx, "data-backend-0", "ProvisioningFailed", 'storageclass.storage.k8s.io "fast" not found')
+    verdict = decide(fx)
+    assert verdict.state == FAILED
+    assert verdict.reason == "ProvisioningFailed"
+    assert message("deployment/backend", verdict, []) == (
+        'deployment/backend: 1/2 new pods ProvisioningFailed: '
+        '"PersistentVolumeClaim data-backend-0: storageclass.storage.k8s.io "fast" not found"')
+
+
+def test_a_claim_warning_within_the_grace_asks_for_a_recheck():
+    fx = waiting_for_a_claim()
+    claim_warning(fx, "data-backend-0", "FailedBinding", "no persistent volumes available for this claim and no storage class is set")
+    marked = parse_time("2025-05-06T10:00:02Z")  # when the pod was marked unschedulable
+    verdict = decide(fx, now=marked + datetime.timedelta(seconds=5))
+    assert verdict.state == PROGRESSING
+    assert verdict.recheck_at == marked + datetime.timedelta(seconds=15)
+
+
+def test_warnings_about_other_claims_do_not_count():
+    fx = waiting_for_a_claim()
+    claim_warning(fx, "data-other-0", "ProvisioningFailed", "not ours")
+    assert decide(fx).state == PROGRESSING
+
+
 # --- At the timeout -----------------------------------------------------------------------------
 
 
