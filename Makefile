@@ -55,17 +55,20 @@ lint: venv ## yamllint and ansible-lint (production profile)
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/ansible-lint --profile production
 
-# The linters run beside the tests, which leave a core idle most of the time (they wait on
-# rollouts). Three workers, a test file each at a time (a file's tests share one deployment;
-# the real node's two CPUs fit the requests of the three test apps that can run at once); the
-# tests that restart a sandbox component run alone afterwards.
+# The linters and the molecule scenario run beside the tests, which leave a core idle most of
+# the time (they wait on rollouts). Three workers, a test file each at a time (a file's tests
+# share one deployment; the real node's two CPUs fit the requests of the four apps that can run
+# at once), the longest files first (tests/conftest.py) so none is left running alone at the
+# end; the tests that restart a sandbox component run alone afterwards.
 test: sandbox-up venv ## The whole test suite, against the sandbox
-	@lint_log=$$(mktemp); $(MAKE) --no-print-directory lint > $$lint_log 2>&1 & lint=$$!; \
+	@lint_log=$$(mktemp); molecule_log=$$(mktemp); \
+	$(MAKE) --no-print-directory lint > $$lint_log 2>&1 & lint=$$!; \
+	$(MAKE) --no-print-directory molecule > $$molecule_log 2>&1 & molecule=$$!; \
 	$(SANDBOX_ENV) && $(VENV)/bin/pytest -n 3 --dist loadfile --durations=25 -m "not serial"; tests=$$?; \
-	wait $$lint; linted=$$?; echo "--- lint"; cat $$lint_log; rm -f $$lint_log; \
-	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
+	wait $$lint; linted=$$?; wait $$molecule; converged=$$?; \
+	echo "--- lint"; cat $$lint_log; echo "--- molecule"; cat $$molecule_log; rm -f $$lint_log $$molecule_log; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ] && [ $$converged -eq 0 ]
 	$(SANDBOX_ENV) && $(VENV)/bin/pytest -m serial
-	$(MAKE) molecule
 
 molecule: sandbox-up ## The molecule scenario: site.yml converge, idempotence, verify, side effect
 	$(SANDBOX_ENV) && PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default

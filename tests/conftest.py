@@ -56,3 +56,16 @@ def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterato
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
     yield name
     core.delete_namespace(name)
+
+
+# The files that take longest (each holds tests sharing one deployment, minutes of rollouts),
+# measured with --durations: collected first, so the workers start on them and no long file is
+# left running alone at the end of `make test`.
+LONGEST_FIRST = ("tests/integration/test_runbooks.py", "tests/integration/test_site.py",
+                 "tests/integration/test_site_updates.py", "tests/integration/test_rollout_wait_real.py",
+                 "tests/integration/test_rollout_wait.py", "tests/integration/test_minikube_start.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: position for position, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

@@ -106,27 +106,31 @@ def test_a_missing_secret_key_is_a_create_container_config_error(namespace: str,
     assert target["waited_seconds"] < 60
 
 
-def slow_starter(name: str, image: str, delay: int) -> dict:
-    """A Deployment whose one pod turns Ready `delay` seconds after it starts."""
+def never_ready(name: str, image: str) -> dict:
+    """A Deployment whose pod runs and is never Ready: its probe's first check is an hour away."""
     return deployment(name, image, HEALTHY, readinessProbe={
-        "exec": {"command": ["true"]}, "initialDelaySeconds": delay, "periodSeconds": 1})
+        "exec": {"command": ["true"]}, "initialDelaySeconds": 3600})
 
 
 def test_progress_lines_are_printed_while_it_waits_and_the_result_is_unchanged(namespace: str, image: str) -> None:
-    run, result = roll_out(namespace, [slow_starter("slow", image, 8)], targets=["deployment/slow"],
-                           progress_interval=2)
-    assert run.returncode == 0, result.get("msg")
+    # A wait of exactly `timeout` seconds from the module's start, whatever the machine's load.
+    run, result = roll_out(namespace, [never_ready("slow", image)], targets=["deployment/slow"],
+                           timeout=9, progress_interval=2)
+    assert run.returncode != 0
     progress = [line.strip() for line in run.stderr.splitlines() if line.strip().startswith("waiting: ")]
-    # Every 2 s for the ~8 s the pod takes: the counts as the rollout stands.
-    assert len(progress) >= 2, run.stderr
-    assert progress[0] == "waiting: deployment/slow 1/1 updated, 0/1 ready, 1 unavailable"
-    assert result["targets"][0]["status"] == "complete"
+    # At 2, 4, 6 and 8 s: the counts as the rollout stands (the first may come before the
+    # controller has counted the new pod).
+    assert len(progress) >= 3, run.stderr
+    assert "waiting: deployment/slow 1/1 updated, 0/1 ready, 1 unavailable" in progress
+    [printed] = result["targets"]
 
-    quiet, result = roll_out(namespace, [slow_starter("quiet", image, 6)], targets=["deployment/quiet"],
-                             progress_interval=2, progress=False)
-    assert quiet.returncode == 0, result.get("msg")
+    quiet, result = roll_out(namespace, [never_ready("quiet", image)], targets=["deployment/quiet"],
+                             timeout=9, progress_interval=2, progress=False)
+    assert quiet.returncode != 0
     assert "waiting: " not in quiet.stderr
-    assert result["targets"][0]["status"] == "complete"
+    [unprinted] = result["targets"]
+    assert (printed["status"], printed["reason"]) == (unprinted["status"], unprinted["reason"]) == (
+        "timed_out", "NotReady")
 
 
 def test_a_rollout_that_stops_moving_fails_after_the_no_progress_timeout(namespace: str, image: str) -> None:
