@@ -31,8 +31,8 @@ RESTART_BACKOFF = "back-off restarting failed container"
 _CONTAINER_FIELD = re.compile(r"spec\.(?:initContainers|containers|ephemeralContainers)\{(.+)\}")
 # When new pods fail for different reasons, the headline names the first of these that occurs:
 # the reasons nearer the front block every pod, those further back may be specific to one.
-FAILURE_ORDER = ("ProvisioningFailed", "FailedBinding", "Unschedulable", "CreateContainerConfigError", "InvalidImageName",
-                 "ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
+FAILURE_ORDER = ("ProvisioningFailed", "FailedBinding", "Unschedulable", "CreateContainerConfigError",
+                 "InvalidImageName", "ErrImageNeverPull", "ImagePullBackOff", "ErrImagePull", "OOMKilled",
                  "CrashLoopBackOff", "ReadinessProbeFailed")
 READINESS_FAILED = "readiness probe failed"
 # The kubelet's probe defaults (core/v1 Probe), for the grace a probe's own settings imply.
@@ -730,14 +730,13 @@ def _never_ready(pod: dict, status: dict, pod_events: list, now: datetime.dateti
     started = parse_time(running.get("startedAt")) or now
     failures = [ev for ev in _readiness_failures(pod_events, name)
                 if not event_time(ev) or event_time(ev) >= started]
-    deadline = started + grace
-    seconds = int(grace.total_seconds())
-    said = failures[-1].get("message") if failures else ""
-    problem = PodProblem(pod, "ReadinessProbeFailed", container=name, restarts=status.get("restartCount", 0),
-                         message=f"readiness probe still failing {seconds}s after the container started",
-                         quoted=said, wants_log=True)
     if not failures:
         return None  # nothing says the probe fails (yet): its first Unhealthy event wakes the wait
+    deadline = started + grace
+    problem = PodProblem(pod, "ReadinessProbeFailed", container=name, restarts=status.get("restartCount", 0),
+                         message=f"readiness probe still failing {int(grace.total_seconds())}s after the "
+                                 f"container started",
+                         quoted=failures[-1].get("message") or "", wants_log=True)
     if now < deadline:
         return replace(problem, fatal=False, recheck_at=deadline)  # slow so far: look again then
     return problem
@@ -760,21 +759,18 @@ def _unbound_claim(pod: dict, problem: PodProblem, events: list, since: datetime
                        and (ev.get("involvedObject") or {}).get("name") in claims), key=event_sort_key)
     if not warnings:
         return replace(problem, fatal=False)  # a volume is still being provisioned
-    claim = warnings[-1]["involvedObject"]["name"]
-    named = replace(problem, reason=warnings[-1].get("reason") or "FailedBinding",
-                    message=f"{CLAIM} {claim}: {warnings[-1].get('message', '')}",
-                    quoted=f"{CLAIM} {claim}: {warnings[-1].get('message', '')}")
+    said = f"{CLAIM} {warnings[-1]['involvedObject']['name']}: {warnings[-1].get('message', '')}"
+    named = replace(problem, reason=warnings[-1].get("reason") or "FailedBinding", message=said, quoted=said)
     if now < since + CLAIM_GRACE:
         return replace(named, fatal=False, recheck_at=since + CLAIM_GRACE)
     return named
 
 
-def _unschedulable(pod: dict, scheduled: dict, events: list, capacity_pending: bool,
+def _unschedulable(pod: dict, scheduled: dict, pod_events: list, events: list, capacity_pending: bool,
                    now: datetime.datetime) -> PodProblem:
     message = scheduled.get("message", "")
     since = parse_time(scheduled.get("lastTransitionTime")) or now
     problem = PodProblem(pod, "Unschedulable", message=message)
-    pod_events = events_about(events, [uid(pod)])
     if "unbound immediate PersistentVolumeClaims" in message:
         return _unbound_claim(pod, problem, events, since, now)
     if any(ev.get("reason") == "TriggeredScaleUp" for ev in pod_events):
@@ -795,7 +791,7 @@ def pod_problem(pod: dict, events: list, restart_threshold: int, capacity_pendin
     problems = []
     scheduled = condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
-        problems.append(_unschedulable(pod, scheduled, events, capacity_pending, now))
+        problems.append(_unschedulable(pod, scheduled, pod_events, events, capacity_pending, now))
     for status in _container_statuses(pod):
         problem = (_container_problem(pod, status, restart_threshold, pod_events)
                    or _never_ready(pod, status, pod_events, now))

@@ -348,12 +348,12 @@ class Waiter:
 
     def _stalled(self, track: _Track, workload: dict, verdict: Verdict, now: float) -> bool:
         """Note what changed; True when nothing has for options.no_progress_timeout seconds."""
-        seen = activity(track.target.kind, workload, verdict)
-        if seen != track.activity:
-            track.activity, track.active_at = seen, now
         limit = self._options.no_progress_timeout
         if not limit:
             return False
+        seen = activity(track.target.kind, workload, verdict)
+        if seen != track.activity:
+            track.activity, track.active_at = seen, now
         if now - track.active_at >= limit:
             return True
         track.wake = min(track.wake or math.inf, track.active_at + limit)
@@ -381,7 +381,8 @@ class Waiter:
         else:
             verdict = evaluate(target.kind, workload, objects, utcnow,
                                self._options.restart_threshold)
-        track.line = progress_line(target.kind, workload)
+        if self._progress is not None:
+            track.line = progress_line(target.kind, workload)
         if verdict.state == PROGRESSING and now >= track.deadline:
             started = track.rollback_started if track.phase == "rollback" else self._started
             verdict = at_timeout(verdict, objects, now - started)

@@ -112,10 +112,11 @@ def problems(images: list[dict]) -> list[str]:
         if name in names:
             found.append(f"{label}: the name is used twice")
         names.add(name)
+        dockerfile = os.path.join(context, image.get("dockerfile") or "Dockerfile")
         if not os.path.isdir(context):
             found.append(f"{label}: build context {context} is not a folder")
-        elif not os.path.isfile(os.path.join(context, image.get("dockerfile") or "Dockerfile")):
-            found.append(f"{label}: Dockerfile {os.path.join(context, image.get('dockerfile') or 'Dockerfile')} does not exist")
+        elif not os.path.isfile(dockerfile):
+            found.append(f"{label}: Dockerfile {dockerfile} does not exist")
     return found
 
 

@@ -78,10 +78,11 @@ class Cluster:
         self.log_calls = []
         self.patched_generation = patched_generation
 
-    def waiter(self, targets, options, selectors=()):
+    def waiter(self, targets, options, selectors=(), progress=None):
         return Waiter(self, list(targets), list(selectors), options, monotonic=lambda: self.now,
                       utcnow=lambda: BASE + datetime.timedelta(seconds=self.now), idle=self.idle,
-                      informer_factory=lambda api, rtype, namespace, on_change: FakeInformer(self, rtype))
+                      informer_factory=lambda api, rtype, namespace, on_change: FakeInformer(self, rtype),
+                      progress=progress)
 
     def idle(self, seconds):
         assert seconds < 3600, "the waiter would block without a deadline"
@@ -380,10 +381,8 @@ def test_progress_is_reported_every_interval_while_waiting():
     fx = backend("running_not_ready", "running_not_ready")
     done = completed_backend()
     cluster = Cluster((0, state(fx)), (12, state(done)))
-    waiter = Waiter(cluster, [BACKEND], [], Options(timeout=300, progress_every=5),
-                    monotonic=lambda: cluster.now, utcnow=lambda: BASE + datetime.timedelta(seconds=cluster.now),
-                    idle=cluster.idle, progress=lambda lines: reports.append((cluster.now, lines)),
-                    informer_factory=lambda api, rtype, namespace, on_change: FakeInformer(cluster, rtype))
+    waiter = cluster.waiter([BACKEND], Options(timeout=300, progress_every=5),
+                            progress=lambda lines: reports.append((cluster.now, lines)))
     [result] = waiter.wait().results
     assert result["status"] == "complete"
     # None at once (a quick rollout prints nothing), then one every 5 s until it completes at 12 s.
@@ -394,8 +393,5 @@ def test_progress_is_reported_every_interval_while_waiting():
 def test_no_progress_reports_without_an_interval():
     reports = []
     cluster = Cluster((0, state(backend("running_not_ready", "running_not_ready"))))
-    Waiter(cluster, [BACKEND], [], Options(timeout=30), monotonic=lambda: cluster.now,
-           utcnow=lambda: BASE + datetime.timedelta(seconds=cluster.now), idle=cluster.idle,
-           progress=reports.append,
-           informer_factory=lambda api, rtype, namespace, on_change: FakeInformer(cluster, rtype)).wait()
+    cluster.waiter([BACKEND], Options(timeout=30), progress=reports.append).wait()
     assert reports == []
