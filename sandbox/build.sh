@@ -23,7 +23,7 @@ esac
 # In the order they are built: what a node needs first, the slowest add-on (Traefik) last.
 wanted=(kubelet kube-proxy containerd containerd-shim-runc-v2 ctr pause coredns
 	kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok
-	ferretdb metrics-server traefik)
+	ferretdb metrics-server registry traefik)
 
 # The version flags each program's own release build sets, so `--version` (and the node's
 # kubeletVersion, which would otherwise read v0.0.0-master) reports the pinned version.
@@ -72,6 +72,10 @@ recipe() { # recipe <binary>: sets dir (its wrapper module), module, version, pk
 		pkg=$module/cmd/metrics-server
 		flags="-X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
 		flags+=" -X k8s.io/client-go/pkg/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.buildDate=$epoch" ;;
+	registry)
+		# The CNCF distribution registry, with its own release's version flags.
+		dir=registry module=github.com/distribution/distribution/v3 version=$REGISTRY_VERSION
+		pkg=$module/cmd/registry flags="-X $module/version.version=$REGISTRY_VERSION -X $module/version.mainpkg=$module" ;;
 	traefik)
 		dir=traefik module=github.com/traefik/traefik/v3 version=$TRAEFIK_VERSION pkg=$module/cmd/traefik
 		flags="-X $module/pkg/version.Version=$TRAEFIK_VERSION -X $module/pkg/version.BuildDate=$epoch" ;;

@@ -39,6 +39,18 @@ class PlaybookRun:
                     found.extend(result.get("results", [result]))
         return found
 
+    def failures(self) -> str:
+        """The messages of the failed tasks, and of their failed loop items."""
+        messages = []
+        for play in self.output["plays"]:
+            for task in play["tasks"]:
+                result = task["hosts"].get("localhost", {})
+                if result.get("failed"):
+                    messages.append(str(result.get("msg", "")))
+                    messages.extend(str(item.get("msg", "")) for item in result.get("results", [])
+                                    if item.get("failed"))
+        return "\n".join(messages)
+
     def fact(self, name: str) -> Any:
         """The value a task printed with `ansible.builtin.debug: var=NAME`."""
         for play in self.output["plays"]:

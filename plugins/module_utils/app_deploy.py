@@ -65,7 +65,9 @@ def origin(model: dict, obj: dict) -> str:
     if kind == "Ingress":
         return "slipway_app_components[*].ingress_host, slipway_app_ingress_domain, slipway_app_ingress_class"
     if kind == "Secret":
-        return "slipway_app_mongodb"
+        if name == model.get("registry_pull_secret"):
+            return "slipway_app_registry_pull_secret"
+        return f"slipway_app_secrets.{name}" if name in model.get("secrets", {}) else "slipway_app_mongodb"
     for index, component in enumerate(model["components"]):
         if component["name"] == name and kind in ("Deployment", "Service", "HorizontalPodAutoscaler"):
             return f"slipway_app_components[{index}] ({name})"

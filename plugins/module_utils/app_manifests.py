@@ -208,6 +208,20 @@ def mongodb_secret(model: dict, password_b64: str) -> dict:
             "type": "Opaque", "data": {MONGODB_SECRET_KEY: password_b64}}
 
 
+def registry_pull_secret(model: dict, registry: dict) -> dict:
+    """The image pull Secret for the registry (host[:port][/path]) with its credentials."""
+    server = registry["server"].split("/", 1)[0]
+    login = f"{registry['username']}:{registry['password']}"
+    config = {"auths": {server: {"username": registry["username"], "password": registry["password"],
+                                 "auth": base64.b64encode(login.encode()).decode()}}}
+    # Sorted keys: the same credentials render the same bytes, so a re-run changes nothing.
+    encoded = base64.b64encode(json.dumps(config, sort_keys=True).encode()).decode()
+    name = model["registry_pull_secret"]
+    return {"apiVersion": SECRET.api_version, "kind": SECRET.kind,
+            "metadata": _metadata(model, name, labels(model, name, "registry-credentials")),
+            "type": "kubernetes.io/dockerconfigjson", "data": {".dockerconfigjson": encoded}}
+
+
 def datastore_objects(model: dict) -> list[dict]:
     objects = []
     for store in model["datastores"]:

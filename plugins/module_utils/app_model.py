@@ -606,6 +606,11 @@ def app_model(variables: dict, path_exists=None) -> dict:
     patches = _patches(check, variables.get("patches"))
     ingress_annotations = _str_map(check, "slipway_app_ingress_annotations", variables.get("ingress_annotations"))
     pull_secrets = check.strings("slipway_app_image_pull_secrets", variables.get("image_pull_secrets")) or []
+    registry_secret = str(variables.get("registry_pull_secret") or "")
+    if registry_secret and (not DNS_SUBDOMAIN.match(registry_secret) or registry_secret == MONGODB_SECRET
+                            or registry_secret in secrets):
+        check.add(f"slipway_app_registry_pull_secret: {registry_secret!r} is not a Secret name of its own "
+                  f"(not {MONGODB_SECRET}, not one of slipway_app_secrets)")
     if check.problems:
         raise AppModelError(check.problems)
     return {
@@ -616,7 +621,9 @@ def app_model(variables: dict, path_exists=None) -> dict:
         "placement": {"node_selector": dict(node_selector), "tolerations": copy.deepcopy(tolerations)},
         "ingress": {"class": str(variables.get("ingress_class") or ""), "domain": domain, "port": ingress_port,
                     "annotations": ingress_annotations, "tls_secret": tls_secret or None},
-        "image_pull_secrets": pull_secrets,
+        "image_pull_secrets": pull_secrets + ([registry_secret] if registry_secret else []),
+        # The pull Secret made from the registry's credentials (app_apply's registry option).
+        "registry_pull_secret": registry_secret or None,
         "secrets": secrets,
         "patches": patches,
         "components": components,

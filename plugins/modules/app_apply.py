@@ -37,6 +37,25 @@ options:
         key. Applied as they are on every run, never pruned, never returned.
     type: dict
     default: {}
+  registry:
+    description:
+      - The registry the pods pull from and the credentials of its pull Secret, which the model
+        names (C(slipway_app_registry_pull_secret)); applied on every run, never pruned, never
+        returned.
+    type: dict
+    suboptions:
+      server:
+        description: The registry, C(host[:port]), optionally followed by a path (the path is ignored).
+        type: str
+        required: true
+      username:
+        description: The account the nodes pull as.
+        type: str
+        required: true
+      password:
+        description: Its password or token.
+        type: str
+        required: true
   prune:
     description: Delete managed objects the model no longer calls for.
     type: bool
@@ -123,7 +142,7 @@ import string
 from ansible.module_utils.app_deploy import (
     change_of, content, origin, pod_security_violations, prunable, redacted, ref, workload_summary)
 from ansible.module_utils.app_manifests import (
-    PatchError, app_objects, mongodb_secret, namespace, user_secrets)
+    PatchError, app_objects, mongodb_secret, namespace, registry_pull_secret, user_secrets)
 from ansible.module_utils.app_model import KINDS, MANAGED_KINDS, NAMESPACE, SECRET, expected_objects, image_refs
 from ansible.module_utils.kube_module import k8s_module
 from ansible.module_utils.rollout_kube import ApiError, ResourceType, connect
@@ -142,6 +161,9 @@ OPTIONS_SPEC = dict(
     model=dict(type="dict", required=True),
     images=dict(type="dict", default={}),
     secrets=dict(type="dict", default={}, no_log=True),
+    registry=dict(type="dict", options=dict(server=dict(type="str", required=True),
+                                            username=dict(type="str", required=True),
+                                            password=dict(type="str", required=True, no_log=True))),
     prune=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=600),
     rollback_on_failure=dict(type="bool", default=False),
@@ -249,7 +271,7 @@ class Deploy:
         self.apply(pending_ns)
         live = self.live()
         replicas = {name: obj["spec"].get("replicas") for (kind, name), obj in live.items() if kind == "Deployment"}
-        secrets = ([self._secret()] if model["has_mongodb"] else []) + self._user_secrets()
+        secrets = ([self._secret()] if model["has_mongodb"] else []) + self._user_secrets() + self._pull_secret()
         objects = self._objects(replicas)
         pending = self.dry_run(secrets + objects, {**live, **self._live_secrets})
         # The steps, each waited for before the next: Secrets; the data stores; the components
@@ -300,6 +322,18 @@ class Deploy:
         for name in self.model["secrets"]:
             self._read_secret(name)
         return user_secrets(self.model, values)
+
+    def _pull_secret(self) -> list[dict]:
+        name, registry = self.model.get("registry_pull_secret"), self.module.params["registry"]
+        if not name:
+            return []
+        if not registry or not registry["username"]:
+            raise Refused(f"slipway_app_registry_pull_secret names the Secret {name}, but no registry credentials "
+                          "were given (the registry option); nothing was changed")
+        self._read_secret(name)
+        secret = registry_pull_secret(self.model, registry)
+        self.module._module.no_log_values.add(secret["data"][".dockerconfigjson"])
+        return [secret]
 
     def _secret(self) -> dict:
         """The MongoDB Secret: the password the data already uses, or a new one."""

@@ -9,8 +9,8 @@ import ssl
 import subprocess
 from pathlib import Path
 
-from . import addons, control_plane, images, node
-from .layout import (DOCKER, DOCKER_SOCKET, HERE, HOST_ADDRESS, KUBECONFIG, LOGS, NODE_COUNT, PKI, PORTS, RUN,
+from . import addons, control_plane, images, node, registry
+from .layout import (DOCKER, DOCKER_CERTS, DOCKER_SOCKET, HERE, HOST_ADDRESS, KUBECONFIG, LOGS, NODE_COUNT, PKI, PORTS, RUN,
                      STATE, SandboxError, log)
 from .pki import IDENTITIES, ensure_pki, kubeconfig_for
 from .supervisor import Component, start, status_line, stop
@@ -39,7 +39,7 @@ def binaries_if_built() -> Path:
 
 def components(bin_dir: Path) -> list[Component]:
     """Every process of the sandbox, in start order."""
-    return [*control_plane.components(bin_dir), *addons.network_services(bin_dir),
+    return [*control_plane.components(bin_dir), *addons.network_services(bin_dir), registry.component(bin_dir),
             *node.components(bin_dir), *addons.components(bin_dir)]
 
 
@@ -47,6 +47,14 @@ def admin_ssl_context() -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(PKI / "ca.crt"))
     context.load_cert_chain(str(PKI / "admin.crt"), str(PKI / "admin.key"))
     return context
+
+
+def write_docker_client_certs() -> None:
+    """The engine's TLS client certificates where DOCKER_CERT_PATH expects them."""
+    DOCKER_CERTS.mkdir(parents=True, exist_ok=True)
+    for source, target in (("ca.crt", "ca.pem"), ("docker-client.crt", "cert.pem"), ("docker-client.key", "key.pem")):
+        shutil.copyfile(PKI / source, DOCKER_CERTS / target)
+    (DOCKER_CERTS / "key.pem").chmod(0o600)
 
 
 def check_commands() -> None:
@@ -61,8 +69,9 @@ def command_up() -> None:
     for folder in (STATE, LOGS, RUN, DOCKER):
         folder.mkdir(parents=True, exist_ok=True)
     ensure_pki()
+    write_docker_client_certs()
     for identity in IDENTITIES:
-        if not identity.server:
+        if identity.kubernetes_user and not identity.server:
             kubeconfig_for(identity.name, server=f"https://{HOST_ADDRESS}:{PORTS['kube-apiserver']}"
                            if identity.name in NODE_IDENTITIES else None)
     context = admin_ssl_context()
@@ -74,7 +83,8 @@ def command_up() -> None:
                                   *control_plane.api_server_endpoints(), *addons.cluster_objects()])
     node.prepare(bin_dir)
     addons.write_configs()
-    for component in addons.network_services(bin_dir):
+    registry.prepare()
+    for component in [*addons.network_services(bin_dir), by_name["registry"]]:
         start(component, context)
     start(by_name["containerd"], context)
     images.load(bin_dir, [node.make_pause_image(bin_dir)])
@@ -91,6 +101,7 @@ def command_down(purge: bool) -> None:
     for component in reversed(components(bin_dir)):
         stop(component)
     node.clean_up()
+    registry.clean_up()
     if purge and STATE.exists():
         # dockerd's vfs layers may hold read-only folders; make them removable first.
         subprocess.run(["chmod", "-R", "u+w", str(STATE)], check=False)
@@ -126,6 +137,14 @@ def command_env() -> None:
     print(f"export DOCKER_HOST=unix://{DOCKER_SOCKET}")
     print(f"export PATH={binaries_if_built()}:$PATH")
     print(f"export SLIPWAY_SANDBOX_INGRESS_PORT={PORTS['ingress-http']}")
+    # For tests of the remote and minikube paths: the registry and the engine's TLS endpoint.
+    print(f"export SLIPWAY_SANDBOX_REGISTRY={registry.ADDRESS}")
+    print(f"export SLIPWAY_SANDBOX_REGISTRY_USERNAME={registry.USERNAME}")
+    if registry.PASSWORD_FILE.exists():
+        print(f"export SLIPWAY_SANDBOX_REGISTRY_PASSWORD={registry.password()}")
+    print(f"export SLIPWAY_SANDBOX_CA_CERT={PKI / 'ca.crt'}")
+    print(f"export SLIPWAY_SANDBOX_DOCKER_TLS_HOST=tcp://127.0.0.1:{PORTS['docker-tls']}")
+    print(f"export SLIPWAY_SANDBOX_DOCKER_CERT_PATH={DOCKER_CERTS}")
     print("# To use the sandbox in this shell: eval \"$(make -s sandbox-env)\"")
 
 

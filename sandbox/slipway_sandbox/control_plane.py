@@ -146,6 +146,10 @@ def components(bin_dir: Path) -> list[Component]:
             "dockerd",
             [docker_bin, "--storage-driver=vfs", "--iptables=false", "--ip6tables=false",
              "--bridge=none", f"--host=unix://{DOCKER_SOCKET}",
+             # Also over TCP with TLS both ways, as a minikube node's daemon serves
+             # (`minikube docker-env`): clients need a certificate from the sandbox's CA.
+             f"--host=tcp://127.0.0.1:{PORTS['docker-tls']}", "--tlsverify", f"--tlscacert={ca}",
+             f"--tlscert={pki}/serving.crt", f"--tlskey={pki}/serving.key",
              f"--data-root={DOCKER / 'data'}", f"--exec-root={DOCKER / 'exec'}",
              f"--pidfile={DOCKER / 'dockerd.pid'}"],
             health=f"unix:{DOCKER_SOCKET}",

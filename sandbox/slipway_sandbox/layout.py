@@ -34,6 +34,11 @@ PORTS = {
     "ingress-ping": 16082,
     "metrics-server": 16444,
     "volumes-health": 16445,
+    # The image registry (on the bridge, where the node pulls) and its health endpoint, and the
+    # Docker engine's TLS endpoint (as `minikube docker-env` names a node's daemon).
+    "registry": 15000,
+    "registry-debug": 15001,
+    "docker-tls": 12376,
 }
 SERVICE_CIDR = "10.96.0.0/16"
 # The real node's network, apart from kwok's pod range (10.244.0.0/16) and the Service range:
@@ -69,6 +74,9 @@ RUN = STATE / "run"
 KUBECONFIG = STATE / "kubeconfig"
 DOCKER = STATE / "docker"
 DOCKER_SOCKET = DOCKER / "docker.sock"
+# A client's certificates for the engine's TLS endpoint, in DOCKER_CERT_PATH's layout.
+DOCKER_CERTS = DOCKER / "client-certs"
+REGISTRY = STATE / "registry"
 NODE = STATE / "node"
 CONTAINERD_SOCKET = NODE / "containerd.sock"
 # Host paths the kubelet and the CNI plugins write whatever their configured folders: removed on

@@ -54,7 +54,8 @@ table inet {HOST_TABLE} {{
         type filter hook input priority filter; policy accept;
         iifname != "{BRIDGE}" accept
         ct state established,related accept
-        ip daddr {HOST_ADDRESS} tcp dport {{ {PORTS["kube-apiserver"]} }} accept
+        # The API server for the node, the registry for its image pulls.
+        ip daddr {HOST_ADDRESS} tcp dport {{ {PORTS["kube-apiserver"]}, {PORTS["registry"]} }} accept
         ip daddr {HOST_ADDRESS} meta l4proto {{ tcp, udp }} th dport 53 accept
         counter drop
     }}

@@ -114,6 +114,9 @@ disabled_plugins = [
   snapshotter = "overlayfs"
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = "{pause_image(bin_dir)}"
+  # How to reach and trust each registry (the sandbox's own: registry.hosts_toml).
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "{NODE / 'certs.d'}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true

@@ -26,6 +26,8 @@ class Identity:
     server: bool = False
     dns_names: tuple[str, ...] = ()
     ip_addresses: tuple[str, ...] = field(default=())
+    # A client of the API server (it gets a kubeconfig), or of another service.
+    kubernetes_user: bool = True
 
 
 SERVICE_IP = str(next(ipaddress.ip_network(SERVICE_CIDR).hosts()))
@@ -55,10 +57,12 @@ IDENTITIES = (
     Identity("metrics-server", "slipway:metrics-server"),
     Identity("ingress", "slipway:ingress"),
     Identity("volumes", "slipway:volumes"),
+    # A client of the Docker engine's TLS endpoint (layout.DOCKER_CERTS).
+    Identity("docker-client", "slipway-docker-client", kubernetes_user=False),
 )
 # Bumped whenever IDENTITIES change: the leaf certificates are issued anew, the CA and the
 # service-account key (and so every token and the cluster's state) are kept.
-PKI_GENERATION = "2"
+PKI_GENERATION = "3"
 
 
 def ensure_pki() -> None:

@@ -3,14 +3,20 @@ ansible-playbook with the inventory/local, against a FAKE minikube (tests/integr
 that answers in minikube's output shapes and records its calls.
 
 What this shows: which minikube commands the role runs in each profile state, that it runs
-nothing on a second run, and how the facts reach the slipway_* variables. What it cannot show:
-that real minikube accepts these flags and prints exactly these shapes (no VM or registry here).
+nothing on a second run, how the facts reach the slipway_* variables, and that the image phase
+builds on the daemon `minikube docker-env` names, over TCP with TLS (the sandbox's Docker engine
+serves that endpoint). What it cannot show: that real minikube accepts these flags and prints
+exactly these shapes (no VM or registry here).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
 import shutil
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -46,10 +52,10 @@ class FakeMinikube:
         state["calls"] = []
         self.state.write_text(json.dumps(state))
 
-    def run(self, playbook: str = PLAYBOOK, **extra):
+    def run(self, playbook: str = PLAYBOOK, options: tuple[str, ...] = (), **extra):
         return run_playbook(playbook, {"minikube_version": "v1.99.0", "minikube_bin_dir": str(self.bin_dir),
                                        "minikube_kubeconfig": str(self.kubeconfig), "minikube_memory": "4g",
-                                       **extra}, inventory="inventory/local")
+                                       **extra}, *options, inventory="inventory/local")
 
 
 @pytest.fixture
@@ -126,3 +132,69 @@ def test_cluster_delete_refuses_other_cluster_types(fake: FakeMinikube) -> None:
     run = run_playbook("playbooks/cluster-delete.yml", {"confirm_delete": True}, inventory="inventory/sandbox")
     assert run.returncode != 0
     assert "sandbox" in run.results("Refuse to delete anything but a local cluster")[0]["msg"]
+
+
+def build_over_tls(fake: FakeMinikube, context: Path, app: str):
+    """site.yml's build phase on inventory/local, the daemon read from the fake's docker-env."""
+    return fake.run("site.yml", ("--tags", "build"), **{
+        "slipway_app_name": app, "slipway_app_namespace": app,
+        "slipway_app_components": [{"name": "probe", "build": {"context": str(context)}}],
+        "slipway_app_mongodb": {"enabled": False}, "slipway_app_redis": {"enabled": False}, "slipway_app_jobs": [],
+    })
+
+
+def stranger_ca() -> bytes:
+    """A CA of nobody's: the daemon's certificate does not chain to it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stranger")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def engine_tags(repository: str) -> list[str]:
+    """The repository's tags on the sandbox's engine, listed through its Unix socket."""
+    return subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository],
+                          check=True, capture_output=True, text=True).stdout.split()
+
+
+def test_the_images_build_on_the_nodes_daemon_over_tls(fake: FakeMinikube, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    certs = Path(os.environ["SLIPWAY_SANDBOX_DOCKER_CERT_PATH"])
+    monkeypatch.setenv("FAKE_MINIKUBE_DOCKER_HOST", os.environ["SLIPWAY_SANDBOX_DOCKER_TLS_HOST"])
+    monkeypatch.setenv("FAKE_MINIKUBE_DOCKER_CERT_PATH", str(certs))
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY app.txt /app.txt\n")
+    (context / "app.txt").write_text(f"{uuid.uuid4()}\n")
+    app = f"tls-{uuid.uuid4().hex[:8]}"
+    repository = f"slipway/{app}-probe"
+    try:
+        built = build_over_tls(fake, context, app)
+        assert built.returncode == 0, built.failures()
+        reference = built.results("Build each image whose tag does not exist")[0]["source"]["reference"]
+        assert engine_tags(repository) == [reference]
+
+        # Client certificates right, but a CA the daemon's certificate does not chain to: refused.
+        strangers = tmp_path / "stranger-certs"
+        strangers.mkdir()
+        shutil.copy(certs / "cert.pem", strangers / "cert.pem")
+        shutil.copy(certs / "key.pem", strangers / "key.pem")
+        (strangers / "ca.pem").write_bytes(stranger_ca())
+        monkeypatch.setenv("FAKE_MINIKUBE_DOCKER_CERT_PATH", str(strangers))
+        (context / "app.txt").write_text(f"{uuid.uuid4()}\n")
+        refused = build_over_tls(fake, context, app)
+        assert refused.returncode != 0
+        assert "CERTIFICATE_VERIFY_FAILED" in json.dumps(refused.output)
+        assert engine_tags(repository) == [reference]
+    finally:
+        subprocess.run(["docker", "image", "rm", *engine_tags(repository)], capture_output=True)

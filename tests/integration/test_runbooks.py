@@ -56,18 +56,6 @@ def runbook(app: dict, name: str, *options: str, **variables) -> PlaybookRun:
                         environment=app["env"])
 
 
-def failure_messages(run: PlaybookRun) -> str:
-    """The messages of the failed tasks, and of their failed loop items."""
-    messages = []
-    for play in run.output["plays"]:
-        for task in play["tasks"]:
-            result = task["hosts"].get("localhost", {})
-            if result.get("failed"):
-                messages.append(str(result.get("msg", "")))
-                messages.extend(str(item.get("msg", "")) for item in result.get("results", []) if item.get("failed"))
-    return "\n".join(messages)
-
-
 def running_pods(core: client.CoreV1Api, namespace: str, component: str) -> set[str]:
     pods = core.list_namespaced_pod(namespace, label_selector=f"app.kubernetes.io/name={component}").items
     return {p.metadata.name for p in pods if not p.metadata.deletion_timestamp}
@@ -82,7 +70,7 @@ def test_granting_again_changes_nothing_and_keeps_the_deploys_labels(app: dict, 
 
 def test_drift_passes_on_a_fresh_deploy(app: dict) -> None:
     checked = runbook(app, "drift", "--check")
-    assert checked.returncode == 0, failure_messages(checked)
+    assert checked.returncode == 0, checked.failures()
     assert checked.changed == 0
     assert "matches the app's description" in checked.results("Fail when the cluster drifted")[0]["msg"]
 
@@ -91,17 +79,17 @@ def test_the_deployer_is_denied_outside_its_namespace(app: dict, apps: client.Ap
     elsewhere = {**app["vars"], "slipway_app_namespace": "default"}
     denied = run_playbook("playbooks/restart.yml", elsewhere, environment=app["env"])
     assert denied.returncode != 0
-    assert "forbidden" in failure_messages(denied).lower()
+    assert "forbidden" in denied.failures().lower()
     denied_deploy = run_playbook("site.yml", elsewhere, "--tags", "preflight", environment=app["env"])
     assert denied_deploy.returncode != 0
-    assert "cannot create deployments.apps in namespace default" in failure_messages(denied_deploy)
+    assert "cannot create deployments.apps in namespace default" in denied_deploy.failures()
 
 
 def test_restart_in_check_mode_reports_and_changes_nothing(app: dict, core: client.CoreV1Api,
                                                            apps: client.AppsV1Api) -> None:
     before = running_pods(core, app["namespace"], "backend")
     checked = runbook(app, "restart", "--check", "--diff", app_ops_components=["backend"])
-    assert checked.returncode == 0, failure_messages(checked)
+    assert checked.returncode == 0, checked.failures()
     assert checked.changed == 1
     template = apps.read_namespaced_deployment("backend", app["namespace"]).spec.template
     assert "kubectl.kubernetes.io/restartedAt" not in (template.metadata.annotations or {})
@@ -112,7 +100,7 @@ def test_restart_rolls_every_pod(app: dict, core: client.CoreV1Api, apps: client
     namespace = app["namespace"]
     before = {c: running_pods(core, namespace, c) for c in ("backend", "frontend", "worker")}
     restarted = runbook(app, "restart")
-    assert restarted.returncode == 0, failure_messages(restarted)
+    assert restarted.returncode == 0, restarted.failures()
     for component, old_pods in before.items():
         deployment = apps.read_namespaced_deployment(component, namespace)
         assert "kubectl.kubernetes.io/restartedAt" in deployment.spec.template.metadata.annotations
@@ -125,7 +113,7 @@ def test_restart_rolls_every_pod(app: dict, core: client.CoreV1Api, apps: client
 def test_scale_refuses_a_component_under_an_autoscaler(app: dict, apps: client.AppsV1Api) -> None:
     refused = runbook(app, "scale", app_ops_component="backend", app_ops_replicas=5)
     assert refused.returncode != 0
-    message = failure_messages(refused)
+    message = refused.failures()
     assert "managed by HorizontalPodAutoscaler backend (2-20 replicas)" in message
     assert "app_ops_hpa_min_replicas" in message
     assert apps.read_namespaced_deployment("backend", app["namespace"]).spec.replicas == 2
@@ -133,7 +121,7 @@ def test_scale_refuses_a_component_under_an_autoscaler(app: dict, apps: client.A
 
 def test_scale_sets_replicas_once(app: dict, apps: client.AppsV1Api) -> None:
     scaled = runbook(app, "scale", app_ops_component="frontend", app_ops_replicas=3)
-    assert scaled.returncode == 0, failure_messages(scaled)
+    assert scaled.returncode == 0, scaled.failures()
     frontend = apps.read_namespaced_deployment("frontend", app["namespace"])
     assert (frontend.spec.replicas, frontend.status.ready_replicas) == (3, 3)
     again = runbook(app, "scale", app_ops_component="frontend", app_ops_replicas=3)
@@ -142,7 +130,7 @@ def test_scale_sets_replicas_once(app: dict, apps: client.AppsV1Api) -> None:
 
 def test_scale_moves_an_autoscalers_bounds(app: dict, api_client: client.ApiClient) -> None:
     moved = runbook(app, "scale", app_ops_component="backend", app_ops_hpa_min_replicas=3)
-    assert moved.returncode == 0, failure_messages(moved)
+    assert moved.returncode == 0, moved.failures()
     hpa = client.AutoscalingV2Api(api_client).read_namespaced_horizontal_pod_autoscaler("backend", app["namespace"])
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (3, 20)
 
@@ -151,7 +139,7 @@ def test_drift_fails_after_a_manual_change(app: dict) -> None:
     # The frontend runs 3 replicas since the scale above; the description says 2.
     drifted = runbook(app, "drift", "--check")
     assert drifted.returncode != 0
-    message = failure_messages(drifted)
+    message = drifted.failures()
     assert "Deployment/frontend" in message and "HorizontalPodAutoscaler/backend" in message
     assert "Deployment/backend" not in message
 
@@ -169,7 +157,7 @@ def test_rollback_restores_the_previous_image(app: dict, apps: client.AppsV1Api)
              and d.status.observed_generation == d.metadata.generation,
              namespace=namespace, field_selector="metadata.name=frontend")
     rolled_back = runbook(app, "rollback", app_ops_component="frontend")
-    assert rolled_back.returncode == 0, failure_messages(rolled_back)
+    assert rolled_back.returncode == 0, rolled_back.failures()
     frontend = apps.read_namespaced_deployment("frontend", namespace)
     assert frontend.spec.template.spec.containers[0].image == original
     assert frontend.status.updated_replicas == frontend.status.ready_replicas == frontend.spec.replicas
@@ -181,7 +169,7 @@ def test_rollback_restores_the_previous_image(app: dict, apps: client.AppsV1Api)
 def test_run_job_completes_and_shows_its_log(app: dict, batch: client.BatchV1Api) -> None:
     ran = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name="seed-again",
                   app_ops_command=["python", "-m", "slipway_demo.add_test_content"])
-    assert ran.returncode == 0, failure_messages(ran)
+    assert ran.returncode == 0, ran.failures()
     job = batch.read_namespaced_job("seed-again", app["namespace"])
     assert job.status.succeeded == 1
     container = job.spec.template.spec.containers[0]
@@ -201,7 +189,7 @@ def test_a_failing_job_fails_with_its_log(app: dict, batch: client.BatchV1Api) -
     failed = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name="migrate-broken",
                      app_ops_command=["python", "-m", "slipway_demo.migrate"])
     assert failed.returncode != 0
-    message = failure_messages(failed)
+    message = failed.failures()
     assert "job/migrate-broken" in message and "BackoffLimitExceeded" in message
     log = failed.results("Show the Job's log")[0]["msg"]
     assert any("No module named slipway_demo.migrate" in line for line in log), log
@@ -211,7 +199,7 @@ def test_a_failing_job_fails_with_its_log(app: dict, batch: client.BatchV1Api) -
 def test_restore_needs_an_explicit_confirmation(app: dict, batch: client.BatchV1Api) -> None:
     refused = runbook(app, "restore", app_ops_restore_dump="mongodb-20261127-030000.archive.gz")
     assert refused.returncode != 0
-    assert "app_ops_restore_confirm=true" in failure_messages(refused)
+    assert "app_ops_restore_confirm=true" in refused.failures()
     assert not batch.list_namespaced_job(app["namespace"], label_selector="app.kubernetes.io/component=restore").items
 
 
@@ -223,7 +211,7 @@ def store_card(app: dict, job: str, title: str) -> None:
     """Write a card with the app's own store code, in a Job made from the backend."""
     stored = runbook(app, "run-job", app_ops_component="backend", app_ops_job_name=job,
                      app_ops_command=["python", "-c", STORE.format(title=title)])
-    assert stored.returncode == 0, failure_messages(stored)
+    assert stored.returncode == 0, stored.failures()
 
 
 def card_title(app: dict, core: client.CoreV1Api) -> str:
@@ -240,7 +228,7 @@ def test_backup_dumps_the_database_and_restore_brings_it_back(app: dict, core: c
     namespace = app["namespace"]
     store_card(app, "store-before-backup", "written before the backup")
     backed_up = runbook(app, "backup", app_ops_backup_retention=3)
-    assert backed_up.returncode == 0, failure_messages(backed_up)
+    assert backed_up.returncode == 0, backed_up.failures()
     jobs = batch.list_namespaced_job(namespace, label_selector="app.kubernetes.io/component=backup").items
     assert len(jobs) == 1 and jobs[0].status.succeeded == 1
     pod = jobs[0].spec.template.spec
@@ -262,7 +250,7 @@ def test_backup_dumps_the_database_and_restore_brings_it_back(app: dict, core: c
     store_card(app, "store-after-backup", "changed after the backup")
     assert card_title(app, core) == "changed after the backup"
     restored = runbook(app, "restore", app_ops_restore_dump=dump, app_ops_restore_confirm=True)
-    assert restored.returncode == 0, failure_messages(restored)
+    assert restored.returncode == 0, restored.failures()
     assert card_title(app, core) == "written before the backup"
 
 
@@ -277,7 +265,7 @@ def test_diagnose_reports_an_injected_crash_loop(app: dict, core: client.CoreV1A
         lambda p: any(s.restart_count >= 2 and not s.ready for s in p.status.container_statuses or []),
         namespace=namespace, label_selector="app.kubernetes.io/name=worker")
     diagnosed = runbook(app, "diagnose", app_ops_report_dir=str(tmp_path))
-    assert diagnosed.returncode == 0, failure_messages(diagnosed)
+    assert diagnosed.returncode == 0, diagnosed.failures()
     [report] = tmp_path.iterdir()
     summary = (report / "summary.txt").read_text()
     assert "deployment/worker" in summary and "CrashLoopBackOff" in summary
@@ -297,7 +285,7 @@ def test_diagnose_reports_an_injected_crash_loop(app: dict, core: client.CoreV1A
 def test_teardown_keeps_the_data_and_secrets(app: dict, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
     namespace = app["namespace"]
     torn_down = runbook(app, "teardown")
-    assert torn_down.returncode == 0, failure_messages(torn_down)
+    assert torn_down.returncode == 0, torn_down.failures()
     assert not apps.list_namespaced_deployment(namespace).items
     assert not apps.list_namespaced_stateful_set(namespace).items
     assert not core.list_namespaced_service(namespace).items

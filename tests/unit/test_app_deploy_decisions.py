@@ -60,7 +60,8 @@ def test_a_secret_shows_its_keys_never_its_values() -> None:
 
 MODEL = app_model({"name": "shop", "namespace": "shop", "mongodb": {"image": "mongo"}, "redis": {"enabled": False},
                    "components": [{"name": "web", "image": "w:1", "port": 80}, {"name": "api", "image": "a:1"}],
-                   "jobs": [{"name": "seed", "image_of": "web"}]})
+                   "jobs": [{"name": "seed", "image_of": "web"}], "secrets": {"shop-keys": {"key": "k"}},
+                   "registry_pull_secret": "shop-pull"})
 
 
 @pytest.mark.parametrize(("kind", "name", "variable"), [
@@ -70,6 +71,9 @@ MODEL = app_model({"name": "shop", "namespace": "shop", "mongodb": {"image": "mo
     ("Job", "seed-0123456789", "slipway_app_jobs[0] (seed)"),
     ("Namespace", "shop", "slipway_app_namespace"),
     ("Ingress", "shop", "slipway_app_components[*].ingress_host"),
+    ("Secret", "mongodb", "slipway_app_mongodb"),
+    ("Secret", "shop-keys", "slipway_app_secrets.shop-keys"),
+    ("Secret", "shop-pull", "slipway_app_registry_pull_secret"),
 ])
 def test_a_refusal_names_the_variable_of_the_object(kind: str, name: str, variable: str) -> None:
     assert app_deploy.origin(MODEL, {"kind": kind, "metadata": {"name": name}}).startswith(variable)

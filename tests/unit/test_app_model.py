@@ -5,6 +5,7 @@ them before they were replaced)."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
@@ -419,7 +420,35 @@ def test_the_argument_specs_and_the_model_know_the_same_keys_and_defaults() -> N
     # Every variable the model reads is a documented one.
     read = {"name", "namespace", "ingress_domain", "ingress_class", "ingress_port", "pod_security", "node_selector",
             "tolerations", "image_pull_policy", "mongodb", "redis", "common_env", "components", "jobs",
-            "ingress_annotations", "ingress_tls_secret", "image_pull_secrets", "patches", "secrets"}
+            "ingress_annotations", "ingress_tls_secret", "image_pull_secrets", "registry_pull_secret", "patches",
+            "secrets"}
     assert {f"slipway_app_{key}" for key in read} <= set(SPECS)
     role_tasks = (REPO / "roles" / "slipway_app" / "tasks" / "main.yml").read_text()
     assert all(f"'{key}': slipway_app_{key}" in role_tasks for key in read)
+
+
+def test_the_registry_pull_secret_is_rendered_from_the_credentials_and_every_pod_uses_it() -> None:
+    model = real_app(registry_pull_secret="shop-pull")
+    assert model["image_pull_secrets"] == ["shared-registry", "shop-pull"]
+    objects = app_manifests.app_objects(model, {"web": "shop/web:1"})
+    pod = {app_deploy_ref(o): o for o in objects}["Deployment/web"]["spec"]["template"]
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "shared-registry"}, {"name": "shop-pull"},
+                                               {"name": "shop-registry"}]
+    secret = app_manifests.registry_pull_secret(model, {"server": "registry.example.com:5000/shop", "username": "ci",
+                                                        "password": "p@ss"})
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    assert secret["metadata"]["name"] == "shop-pull"
+    config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+    # Keyed by the registry's host and port: the path is not part of a registry's name.
+    assert config == {"auths": {"registry.example.com:5000": {
+        "username": "ci", "password": "p@ss", "auth": base64.b64encode(b"ci:p@ss").decode()}}}
+    again = app_manifests.registry_pull_secret(model, {"server": "registry.example.com:5000/shop", "username": "ci",
+                                                       "password": "p@ss"})
+    assert again == secret
+
+
+@pytest.mark.parametrize("name", ["mongodb", "shop-db", "Not_A_Name"])
+def test_the_registry_pull_secret_needs_a_name_of_its_own(name: str) -> None:
+    with pytest.raises(AppModelError) as refused:
+        real_app(registry_pull_secret=name)
+    assert "slipway_app_registry_pull_secret" in str(refused.value)

@@ -54,11 +54,11 @@ def test_the_node_drops_pod_traffic_to_anything_but_pods_and_the_host() -> None:
     assert "drop" in rules and "masquerade" not in rules
 
 
-def test_the_host_forwards_nothing_for_the_bridge_and_admits_only_the_api_and_dns() -> None:
+def test_the_host_forwards_nothing_for_the_bridge_and_admits_only_the_api_the_registry_and_dns() -> None:
     rules = network.host_rules()
     assert f'iifname "{layout.BRIDGE}" counter drop' in rules
     assert f'oifname "{layout.BRIDGE}" counter drop' in rules
-    assert f"tcp dport {{ {layout.PORTS['kube-apiserver']} }} accept" in rules
+    assert f"tcp dport {{ {layout.PORTS['kube-apiserver']}, {layout.PORTS['registry']} }} accept" in rules
     assert "th dport 53 accept" in rules
     assert rules.rstrip().endswith("counter drop\n    }\n}") or "counter drop\n    }\n}" in rules
 
