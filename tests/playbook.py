@@ -88,8 +88,12 @@ def run_playbook(playbook: str, extra_vars: dict[str, Any] | None = None, *optio
             [ANSIBLE_PLAYBOOK, "-i", inventory, playbook, "-e", f"@{variables.name}", *options],
             cwd=REPO, capture_output=True, text=True, env=env,
         )
+    # With -v..-vvvv the connection's log lines come first; the callback's document starts at
+    # the first "{" alone on its line.
+    document = completed.stdout if completed.stdout.startswith("{") else completed.stdout[
+        completed.stdout.find("\n{\n") + 1:]
     try:
-        output = json.loads(completed.stdout)
+        output = json.loads(document)
     except json.JSONDecodeError as error:
         raise AssertionError(f"ansible-playbook printed no JSON ({error}):\n{completed.stdout}\n{completed.stderr}")
     return PlaybookRun(completed.returncode, output, completed.stderr)

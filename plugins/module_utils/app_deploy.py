@@ -91,3 +91,18 @@ def workload_summary(obj: dict) -> str:
     desired = (obj.get("spec") or {}).get("replicas", 1)
     images = ", ".join(c["image"] for c in obj["spec"]["template"]["spec"]["containers"])
     return f"{obj['kind'].lower()}/{obj['metadata']['name']}: {status.get('readyReplicas', 0)}/{desired} ready, {images}"
+
+
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff")
+
+
+def pull_failed_pods(pods: list[dict]) -> list[str]:
+    """The pods a container of which waits on a failed image pull: after their pull Secret
+    changed, they would retry only when the kubelet's back-off (up to 5 minutes) runs out."""
+    failed = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+        if any(((s.get("state") or {}).get("waiting") or {}).get("reason") in PULL_FAILURES for s in statuses):
+            failed.append(pod["metadata"]["name"])
+    return failed

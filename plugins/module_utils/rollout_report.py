@@ -17,6 +17,7 @@ from ansible.module_utils.rollout_status import (
 MAX_EVENTS = 20
 MAX_PODS = 20
 MAX_QUOTE = 300
+ELIDED = " ... "
 LOGGED_PODS = 2
 
 
@@ -35,8 +36,13 @@ class LogTail:
 
 
 def _one_line(text: str) -> str:
+    """The text on one line; a long one keeps its start and its end, where a chain of wrapped
+    errors names the root cause ("...: 401 Unauthorized")."""
     flat = " ".join(str(text or "").split())
-    return flat if len(flat) <= MAX_QUOTE else flat[:MAX_QUOTE - 3] + "..."
+    if len(flat) <= MAX_QUOTE:
+        return flat
+    kept = (MAX_QUOTE - len(ELIDED)) // 2
+    return flat[:kept] + ELIDED + flat[-kept:]
 
 
 def _container_for_log(problem) -> str | None:

@@ -140,7 +140,7 @@ import secrets
 import string
 
 from ansible.module_utils.app_deploy import (
-    change_of, content, origin, pod_security_violations, prunable, redacted, ref, workload_summary)
+    change_of, content, origin, pod_security_violations, prunable, pull_failed_pods, redacted, ref, workload_summary)
 from ansible.module_utils.app_manifests import (
     PatchError, app_objects, mongodb_secret, namespace, registry_pull_secret, user_secrets)
 from ansible.module_utils.app_model import KINDS, MANAGED_KINDS, NAMESPACE, SECRET, expected_objects, image_refs
@@ -240,6 +240,15 @@ class Deploy:
         for obj in objects:
             self.api.apply(_rtype(obj["kind"]), self._ns(obj), obj["metadata"]["name"], obj, self.manager)
 
+    def retry_pulls(self) -> None:
+        """A new pull Secret is tried at once: the pods whose pull failed go, their controllers
+        make new ones (a pod that failed to pull has never run, so nothing is lost)."""
+        if self.module.check_mode:
+            return
+        pods = self.api.list(ResourceType("/api/v1", "pods"), self.namespace, self.selector)[0]
+        for name in pull_failed_pods(pods):
+            self.api.delete(ResourceType("/api/v1", "pods"), self.namespace, name)
+
     def _ns(self, obj: dict) -> str:
         return "" if obj["kind"] == NAMESPACE.kind else self.namespace
 
@@ -285,6 +294,8 @@ class Deploy:
                  ([obj for obj in pending if obj["kind"] == "Job"], ("job", self.job_names))]
         for step, waited in steps:
             self.apply(step)
+            if any(ref(obj) == f"Secret/{model.get('registry_pull_secret')}" for obj in step):
+                self.retry_pulls()
             if waited:
                 self.wait(*waited)
         if self.module.params["prune"]:

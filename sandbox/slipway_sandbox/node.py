@@ -214,7 +214,7 @@ def write_if_changed(path: Path, content: str) -> None:
 
 
 def write_configs(bin_dir: Path) -> None:
-    for folder in (NODE, CNI_CONF, KUBELET_ROOT, NODE / "pod-logs"):
+    for folder in (NODE, CNI_CONF, KUBELET_ROOT, NODE / "pod-logs", NODE / "kubelet-home"):
         folder.mkdir(parents=True, exist_ok=True)
     write_if_changed(NODE / "containerd.toml", containerd_config(bin_dir))
     write_if_changed(CNI_CONF / "10-slipway.conflist", json.dumps(cni_config(), indent=2) + "\n")
@@ -236,8 +236,12 @@ def components(bin_dir: Path) -> list[Component]:
              f"--kubeconfig={PKI / 'node.kubeconfig'}", f"--hostname-override={NODE_NAME}",
              f"--node-ip={NODE_ADDRESS}", f"--root-dir={KUBELET_ROOT}", f"--cert-dir={PKI}",
              "--node-labels=type=real", "--v=1"],
-            health=f"http://{NODE_ADDRESS}:{KUBELET_HEALTHZ_PORT}/healthz", env={"PATH": path},
-            netns=NODE_NETNS,
+            health=f"http://{NODE_ADDRESS}:{KUBELET_HEALTHZ_PORT}/healthz",
+            # The kubelet takes registry credentials from $HOME/.docker/config.json and its working
+            # folder too: a home and folder of its own, so the host's `docker login` (the image
+            # phase's) is not the node's, and pods pull with their pull Secrets only, as on a
+            # cluster whose nodes are other machines.
+            env={"PATH": path, "HOME": str(NODE / "kubelet-home")}, cwd=NODE, netns=NODE_NETNS,
         ),
         Component(
             "kube-proxy",

@@ -87,3 +87,14 @@ def test_pod_security_warnings_are_told_from_others() -> None:
 
 def test_workload_summary() -> None:
     assert app_deploy.workload_summary(LIVE) == "deployment/backend: 2/2 ready, b:1"
+
+
+def test_the_pods_whose_pull_failed_are_told_from_the_others() -> None:
+    def pod(name: str, waiting: str | None, init: bool = False) -> dict:
+        state = {"waiting": {"reason": waiting}} if waiting else {"running": {}}
+        return {"metadata": {"name": name},
+                "status": {"initContainerStatuses" if init else "containerStatuses": [{"name": "c", "state": state}]}}
+
+    pods = [pod("pulling-failed", "ErrImagePull"), pod("backing-off", "ImagePullBackOff", init=True),
+            pod("running", None), pod("crashing", "CrashLoopBackOff"), {"metadata": {"name": "new"}}]
+    assert app_deploy.pull_failed_pods(pods) == ["pulling-failed", "backing-off"]

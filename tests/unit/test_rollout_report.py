@@ -61,11 +61,11 @@ def test_complete_message_has_no_quote():
     assert message("deployment/backend", decide(fx), []) == "deployment/backend: successfully rolled out"
 
 
-def test_long_quotes_are_cut_to_one_line():
+def test_long_quotes_are_cut_to_one_line_keeping_both_ends():
     verdict = decide(load("deployment_crashloop"))
-    said = message("deployment/backend", verdict, first_culprit_logs(verdict, "x" * 1000))
+    said = message("deployment/backend", verdict, first_culprit_logs(verdict, "start " + "x" * 1000 + " the cause"))
     assert len(said) < 400
-    assert said.endswith('..."')
+    assert '"start xxx' in said and 'xxx ... xxx' in said and said.endswith('the cause"')
 
 
 def test_log_requests_want_the_previous_container_of_crashed_pods():
