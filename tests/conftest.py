@@ -63,7 +63,8 @@ def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterato
 # left running alone at the end of `make test`.
 LONGEST_FIRST = ("tests/integration/test_runbooks.py", "tests/integration/test_site.py",
                  "tests/integration/test_site_updates.py", "tests/integration/test_rollout_wait_real.py",
-                 "tests/integration/test_rollout_wait.py", "tests/integration/test_registry.py",
+                 "tests/integration/test_rollout_wait.py", "tests/integration/test_openshift.py",
+                 "tests/integration/test_registry.py",
                  "tests/integration/test_minikube_start.py")
 
 

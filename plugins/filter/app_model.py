@@ -17,7 +17,7 @@ if _MODULE_UTILS not in ansible.module_utils.__path__:
 
 from ansible.module_utils import app_manifests  # noqa: E402
 from ansible.module_utils.app_model import (  # noqa: E402
-    AppModelError, build_images, expected_objects, permissions, prebuilt_images)
+    AppModelError, build_images, expected_objects, permissions, permissions_on, prebuilt_images, with_platform)
 from ansible.module_utils.app_model import app_model as _app_model  # noqa: E402
 
 
@@ -45,5 +45,7 @@ class FilterModule:
             "app_prebuilt_images": prebuilt_images,
             "app_expected_objects": expected_objects,
             "app_permissions": permissions,
+            "app_permissions_on": permissions_on,
+            "app_with_platform": with_platform,
             "app_dump_job": app_dump_job,
         }

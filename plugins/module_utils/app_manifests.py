@@ -15,7 +15,7 @@ import json
 
 from ansible.module_utils.app_model import (
     CONFIGMAP, DEPLOYMENT, HPA, INGRESS, JOB, KINDS, MANAGED_BY, MONGODB_SECRET, MONGODB_SECRET_KEY,
-    MONGODB_SECRET_PATH, NAMESPACE, PDB, SECRET, SERVICE, STATEFULSET, files_config_map)
+    MONGODB_SECRET_PATH, NAMESPACE, PDB, ROUTE, SECRET, SERVICE, STATEFULSET, files_config_map)
 
 POD_SECURITY_MODES = ("enforce", "audit", "warn")
 # A pod annotation with a digest of the files a pod mounts: a change of content rolls it.
@@ -119,8 +119,10 @@ def pod_spec(model: dict, workload: dict, image: str, restart_policy: str = "Alw
     pull_secrets = model.get("image_pull_secrets", []) + workload.get("image_pull_secrets", [])
     if pull_secrets:
         spec["imagePullSecrets"] = [{"name": name} for name in dict.fromkeys(pull_secrets)]
-    spec["securityContext"] = {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid, "fsGroup": uid,
-                               "seccompProfile": {"type": "RuntimeDefault"}}
+    # OpenShift's restricted-v2 gives each pod a UID (and fsGroup) from its namespace's range and
+    # refuses any other: there the pod names none, and runs as that UID in group 0.
+    fixed_ids = {} if model["platform"] == "openshift" else {"runAsUser": uid, "runAsGroup": uid, "fsGroup": uid}
+    spec["securityContext"] = {"runAsNonRoot": True, **fixed_ids, "seccompProfile": {"type": "RuntimeDefault"}}
     if workload.get("init_containers"):
         spec["initContainers"] = [_init_container(model, init, image, workload) for init in workload["init_containers"]]
     spec["containers"] = [container]
@@ -309,11 +311,35 @@ def _service(model: dict, component: dict) -> dict:
     return {"apiVersion": SERVICE.api_version, "kind": SERVICE.kind, "metadata": metadata, "spec": spec}
 
 
+def routes(model: dict) -> list[dict]:
+    """OpenShift's Routes for the components with a host, one per host and path: TLS ends at the
+    router (edge, with the router's certificate), plain HTTP is redirected to it."""
+    objects = []
+    for component in (c for c in model["components"] if c["host"]):
+        paths = component.get("ingress_paths") or [{"path": "/"}]
+        for index, path in enumerate(paths):
+            name = component["name"] if len(paths) == 1 else f"{component['name']}-{index}"
+            spec = {"host": component["host"],
+                    "to": {"kind": SERVICE.kind, "name": component["name"], "weight": 100},
+                    "port": {"targetPort": "http"},
+                    "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"},
+                    "wildcardPolicy": "None"}
+            if path["path"] != "/":
+                spec["path"] = path["path"]
+            metadata = _metadata(model, name, labels(model, component["name"], "route"))
+            if model["ingress"].get("annotations"):
+                metadata["annotations"] = model["ingress"]["annotations"]
+            objects.append({"apiVersion": ROUTE.api_version, "kind": ROUTE.kind, "metadata": metadata, "spec": spec})
+    return objects
+
+
 def edge_objects(model: dict) -> list[dict]:
-    """The Ingress of the components with a host, and the HPAs."""
+    """The Ingress (OpenShift: the Routes) of the components with a host, and the HPAs."""
     objects = []
     routed = [c for c in model["components"] if c["host"]]
-    if routed:
+    if model["platform"] == "openshift":
+        objects.extend(routes(model))
+    elif routed:
         ingress = model["ingress"]
         metadata = _metadata(model, model["name"], labels(model, model["name"], "ingress"))
         if ingress.get("annotations"):
@@ -379,11 +405,17 @@ def job_objects(model: dict, images: dict[str, str]) -> list[dict]:
     return objects
 
 
+def _resolved(model: dict) -> None:
+    if model["platform"] not in ("kubernetes", "openshift"):
+        raise ValueError(f"the platform is {model['platform']!r}: resolve it (k8s_platform) before rendering")
+
+
 def dump_job(model: dict, action: str, name: str, dump_name: str, claim: str, retention: int,
              deadline_seconds: int, ttl_seconds: int) -> dict:
     """The runbooks' backup or restore Job: a dump script (from the ConfigMap
     mongodb-dump-scripts) run with the MongoDB tools' image, its password file and the dump
     volume, read-only for a restore. Labelled as the runbooks' own, out of pruning's reach."""
+    _resolved(model)
     store = next(s for s in model["datastores"] if s["name"] == "mongodb")
     job_labels = {**labels(model, name, action, managed_by=f"{MANAGED_BY}-runbook")}
     workload = {
@@ -421,6 +453,7 @@ def user_secrets(model: dict, values: dict[str, dict]) -> list[dict]:
 def app_objects(model: dict, images: dict[str, str], current_replicas: dict[str, int] | None = None) -> list[dict]:
     """Everything site.yml applies but the namespace and the Secrets, in the order it applies
     them, with the user's patches applied."""
+    _resolved(model)
     return patched(model, datastore_objects(model) + component_objects(model, images, current_replicas or {})
                    + edge_objects(model) + job_objects(model, images))
 

@@ -65,11 +65,56 @@ INGRESS = Kind("networking.k8s.io/v1", "Ingress", "ingresses")
 HPA = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 JOB = Kind("batch/v1", "Job", "jobs")
 PDB = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
-# What the deploy applies and prunes, in the order it applies them. Secrets and claims are
-# applied (or made by StatefulSets) but never pruned: they hold the data.
-MANAGED_KINDS = (CONFIGMAP, SERVICE, STATEFULSET, DEPLOYMENT, INGRESS, HPA, PDB, JOB)
+ROUTE = Kind("route.openshift.io/v1", "Route", "routes")
+
+# Where the app runs: OpenShift has Routes where Kubernetes has Ingresses, and assigns each
+# namespace a range of UIDs its pods must run as (the restricted-v2 SCC).
+PLATFORMS = ("auto", "kubernetes", "openshift")
+OPENSHIFT_GROUPS = ("route.openshift.io", "security.openshift.io")
+
+
+EDGE_KINDS = {"kubernetes": (INGRESS,), "openshift": (ROUTE,), "auto": (INGRESS, ROUTE)}
+
+
+def managed_kinds(platform: str) -> tuple[Kind, ...]:
+    """What the deploy applies and prunes, in the order it applies them (with `auto`, not yet
+    resolved, both edges). Secrets and claims are applied (or made by StatefulSets) but never
+    pruned: they hold the data."""
+    return (CONFIGMAP, SERVICE, STATEFULSET, DEPLOYMENT, *EDGE_KINDS[platform], HPA, PDB, JOB)
+
+
+MANAGED_KINDS = managed_kinds("kubernetes")
 KEPT_KINDS = (SECRET, PVC)
-KINDS = {k.kind: k for k in (NAMESPACE,) + MANAGED_KINDS + KEPT_KINDS}
+KINDS = {k.kind: k for k in (NAMESPACE, ROUTE) + MANAGED_KINDS + KEPT_KINDS}
+
+
+class PlatformError(ValueError):
+    pass
+
+
+def platform_facts(platform: str) -> dict:
+    """What the model says that depends on the platform. `auto` is resolved (k8s_platform, the
+    preflight, app_apply) before anything is rendered."""
+    kinds = managed_kinds(platform)
+    # Teardown goes against the apply order (ConfigMaps last: the runbooks' too).
+    return {"platform": platform, "managed_kinds": [k.as_dict() for k in kinds],
+            "teardown_kinds": [k.as_dict() for k in reversed(kinds)]}
+
+
+def with_platform(model: dict, platform: str) -> dict:
+    """The model for a resolved platform."""
+    return {**model, **platform_facts(platform)}
+
+
+def platform_of(requested: str, served_groups: set[str]) -> str:
+    """The platform to render for: the one asked for, or with `auto` OpenShift when the API serves
+    both its route and security groups (a Route CRD alone, as some ingress controllers install,
+    is not OpenShift)."""
+    if requested == "openshift" and OPENSHIFT_GROUPS[0] not in served_groups:
+        raise PlatformError(f"the platform is openshift, but the API serves no {OPENSHIFT_GROUPS[0]}")
+    if requested != "auto":
+        return requested
+    return "openshift" if set(OPENSHIFT_GROUPS) <= set(served_groups) else "kubernetes"
 
 # The data stores slipway knows, as data: what each needs beyond the user's image and sizes.
 # Probes need nothing in the image beyond the server: a TCP connect for MongoDB (mongo's image
@@ -568,6 +613,9 @@ def app_model(variables: dict, path_exists=None) -> dict:
     common_env = {str(k): "" if v is None else str(v) for k, v in common_env.items()}
     if variables.get("pod_security", "restricted") not in ("privileged", "baseline", "restricted"):
         check.add(f"slipway_app_pod_security: {variables['pod_security']!r} is not privileged, baseline or restricted")
+    platform = variables.get("platform") or "kubernetes"
+    if platform not in PLATFORMS:
+        check.add(f"slipway_app_platform: {platform!r} is not {', '.join(PLATFORMS)}")
     if variables.get("image_pull_policy", "Never") not in ("Always", "IfNotPresent", "Never"):
         check.add(f"slipway_app_image_pull_policy: {variables['image_pull_policy']!r} is not Always, "
                   "IfNotPresent or Never")
@@ -630,9 +678,8 @@ def app_model(variables: dict, path_exists=None) -> dict:
         "datastores": datastores,
         "jobs": jobs,
         "selector": {"app.kubernetes.io/part-of": name, "app.kubernetes.io/managed-by": MANAGED_BY},
-        "managed_kinds": [k.as_dict() for k in MANAGED_KINDS],
+        **platform_facts(platform),
         # Teardown goes against the apply order (ConfigMaps last: the runbooks' too).
-        "teardown_kinds": [k.as_dict() for k in reversed(MANAGED_KINDS)],
         "workloads": {**{c["name"]: DEPLOYMENT.kind for c in components},
                       **{s["name"]: STATEFULSET.kind for s in datastores}},
         "urls": [_url(c["host"], ingress_port, bool(tls_secret)) for c in components if c["host"]],
@@ -644,7 +691,7 @@ def app_model(variables: dict, path_exists=None) -> dict:
 # (get, create, patch), the deploy's reads and pruning (list, delete), the runbooks' teardown with
 # purge (delete); the workloads it waits for are watched too. Then what it only reads to judge
 # a rollout and to roll one back (patch through the workload, pods deleted by a restart).
-WRITTEN = (SECRET, CONFIGMAP, SERVICE, PVC, DEPLOYMENT, STATEFULSET, JOB, INGRESS, HPA, PDB)
+KEPT_WRITTEN = (SECRET, PVC)
 WATCHED = {DEPLOYMENT, STATEFULSET, JOB}
 READ = (
     {"resource": "pods", "verbs": ["get", "list", "watch", "delete"]},
@@ -658,13 +705,30 @@ READ = (
 def permissions(model: dict) -> list[dict]:
     """What slipway does (site.yml and the runbooks): the list the preflight reviews and
     playbooks/deployer-rbac.yml grants, from the kinds above."""
-    granted = [{"resource": NAMESPACE.plural, "name": model["namespace"], "verbs": ["get", "create", "patch"],
-                "cluster": True}]
-    for kind in WRITTEN:
+    platform = model["platform"]
+    # Unresolved, both platforms' entries, each tagged with its own (permissions_on picks).
+    only = (lambda name: {"platform": name}) if platform == "auto" else (lambda name: {})
+    granted = []
+    if platform != "openshift":
+        # An OpenShift project is made by its owner (oc new-project), and its labels are OpenShift's.
+        granted.append({"resource": NAMESPACE.plural, "name": model["namespace"], "verbs": ["get", "create", "patch"],
+                        "cluster": True, **only("kubernetes")})
+    for kind in KEPT_WRITTEN + managed_kinds(platform):
         group = kind.api_version.rpartition("/")[0]
         verbs = ["get", "list"] + (["watch"] if kind in WATCHED else []) + ["create", "patch", "delete"]
-        granted.append({**({"group": group} if group else {}), "resource": kind.plural, "verbs": verbs})
+        edge = {INGRESS.kind: only("kubernetes"), ROUTE.kind: only("openshift")}.get(kind.kind, {})
+        granted.append({**({"group": group} if group else {}), "resource": kind.plural, "verbs": verbs, **edge})
+    if platform != "kubernetes":
+        # A Route that names its host (spec.host) needs this besides routes create.
+        granted.append({"group": "route.openshift.io", "resource": "routes", "subresource": "custom-host",
+                        "verbs": ["create"], **only("openshift")})
     return granted + [dict(entry) for entry in READ]
+
+
+def permissions_on(granted: list[dict], platform: str) -> list[dict]:
+    """The permissions a resolved platform needs, of a list made for `auto` (or for it already)."""
+    return [{k: v for k, v in entry.items() if k != "platform"} for entry in granted
+            if entry.get("platform", platform) == platform]
 
 
 def _patches(check: _Checker, value) -> list[dict]:
@@ -736,7 +800,8 @@ def expected_objects(model: dict, job_names: list[str]) -> dict[str, list[str]]:
         SERVICE.kind: [c["name"] for c in components if c["port"] is not None] + [s["name"] for s in stores],
         STATEFULSET.kind: [s["name"] for s in stores],
         DEPLOYMENT.kind: [c["name"] for c in components],
-        INGRESS.kind: [model["name"]] if any(c["host"] for c in components) else [],
+        **({ROUTE.kind: [c["name"] for c in components if c["host"]]} if model["platform"] == "openshift" else
+           {INGRESS.kind: [model["name"]] if any(c["host"] for c in components) else []}),
         HPA.kind: [c["name"] for c in components if c["hpa"]],
         PDB.kind: [c["name"] for c in components if c["pdb"]],
         JOB.kind: list(job_names),

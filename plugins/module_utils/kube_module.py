@@ -13,6 +13,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 except ImportError:
     KUBERNETES_CORE_ERROR = traceback.format_exc()
 else:
@@ -42,3 +43,14 @@ def k8s_module(argument_spec: dict, **options):
             msg=missing_required_lib("kubernetes.core collection"), exception=KUBERNETES_CORE_ERROR)
     return _K8sModule(argument_spec={**copy.deepcopy(AUTH_ARG_SPEC), **argument_spec},
                             supports_check_mode=True, check_pyyaml=False, **options)
+
+
+def fail_unanswered(module, err: Exception, asked: str) -> None:
+    """Fail on an error of the kubernetes client, with `unreachable` when no HTTP answer came
+    (the preflight says "does not answer" then), else the server's status."""
+    if isinstance(err, CoreException):
+        module.fail_json(msg=str(err), unreachable=True)
+    status = getattr(err, "status", None)
+    if status:
+        module.fail_json(msg=f"the API server refused {asked}: {status} {getattr(err, 'reason', '')}")
+    module.fail_json(msg=f"{type(err).__name__}: {err}", unreachable=True)

@@ -219,6 +219,11 @@ class KubeApi:
                                      namespace, [("fieldManager", FIELD_MANAGER)], body=body,
                                      content_type=content_type))
 
+    def api_groups(self) -> set[str]:
+        """The names of the API groups the server serves (one GET /apis)."""
+        found = self._json(self._open("GET", "/apis", "list", "API groups", ""))
+        return {group["name"] for group in found.get("groups") or []}
+
     def get_or_none(self, rtype: ResourceType, namespace: str, name: str) -> dict | None:
         try:
             return self.get(rtype, namespace, name)

@@ -22,6 +22,9 @@ description:
   - The MongoDB password is generated once into its Secret and kept by every later run; it is
     never returned.
   - In check mode the same dry runs say what would change (the drift check); nothing is written.
+  - On OpenShift (the model's platform; C(auto), not yet resolved, is resolved here from the API
+    groups) the components with a host get Routes instead of the Ingress, pods name no UID, and
+    the namespace, the project's owner's, is neither created nor labelled.
 options:
   model:
     description: The app model, C(slipway_app_model).
@@ -143,7 +146,8 @@ from ansible.module_utils.app_deploy import (
     change_of, content, origin, pod_security_violations, prunable, pull_failed_pods, redacted, ref, workload_summary)
 from ansible.module_utils.app_manifests import (
     PatchError, app_objects, mongodb_secret, namespace, registry_pull_secret, user_secrets)
-from ansible.module_utils.app_model import KINDS, MANAGED_KINDS, NAMESPACE, SECRET, expected_objects, image_refs
+from ansible.module_utils.app_model import (
+    KINDS, NAMESPACE, SECRET, PlatformError, expected_objects, image_refs, platform_of, with_platform)
 from ansible.module_utils.kube_module import k8s_module
 from ansible.module_utils.rollout_kube import ApiError, ResourceType, connect
 from ansible.module_utils.rollout_targets import parse_targets
@@ -189,6 +193,12 @@ class Deploy:
         self.api = api
         params = module.params
         self.model = params["model"]
+        if self.model["platform"] == "auto":
+            # A run without the preflight (site.yml --tags deploy) resolves it here.
+            try:
+                self.model = with_platform(self.model, platform_of("auto", api.api_groups()))
+            except PlatformError as err:
+                raise Refused(f"{err}; nothing was changed") from err
         self.namespace = self.model["namespace"]
         self.manager = params["field_manager"]
         self.selector = ",".join(f"{k}={v}" for k, v in self.model["selector"].items())
@@ -203,11 +213,11 @@ class Deploy:
     def live(self) -> dict[tuple[str, str], dict]:
         """Every managed object in the namespace, and the Secret: one list per kind."""
         found = {}
-        for kind in MANAGED_KINDS:
-            for obj in self.api.list(_rtype(kind.kind), self.namespace, self.selector)[0]:
+        for kind in self.model["managed_kinds"]:
+            for obj in self.api.list(_rtype(kind["kind"]), self.namespace, self.selector)[0]:
                 # A list's items carry neither: the list does.
-                obj.update(kind=kind.kind, apiVersion=kind.api_version)
-                found[(kind.kind, obj["metadata"]["name"])] = obj
+                obj.update(kind=kind["kind"], apiVersion=kind["api_version"])
+                found[(kind["kind"], obj["metadata"]["name"])] = obj
         return found
 
     def dry_run(self, objects: list[dict], live: dict) -> list[dict]:
@@ -270,14 +280,16 @@ class Deploy:
     # The steps.
     def run(self) -> dict:
         model = self.model
-        ns_object = namespace(model)
-        ns_live = self.api.get_or_none(_rtype(NAMESPACE.kind), "", self.namespace)
-        pending_ns = self.dry_run([ns_object], {("Namespace", self.namespace): ns_live} if ns_live else {})
-        if ns_live is None and self.module.check_mode:
-            # Nothing in a namespace that does not exist can be dry-run: all of it would be created.
-            self.changes.extend(ref(obj) for obj in self._objects({}))
-            return self.result(f"namespace {self.namespace} does not exist yet: everything would be created")
-        self.apply(pending_ns)
+        if model["platform"] != "openshift":
+            ns_object = namespace(model)
+            ns_live = self.api.get_or_none(_rtype(NAMESPACE.kind), "", self.namespace)
+            pending_ns = self.dry_run([ns_object], {("Namespace", self.namespace): ns_live} if ns_live else {})
+            if ns_live is None and self.module.check_mode:
+                # Nothing in a namespace that does not exist can be dry-run: all of it would be created.
+                self.changes.extend(ref(obj) for obj in self._objects({}))
+                return self.result(f"namespace {self.namespace} does not exist yet: everything would be created")
+            self.apply(pending_ns)
+        # An OpenShift project is its owner's (oc new-project): its namespace is not ours to make or label.
         live = self.live()
         replicas = {name: obj["spec"].get("replicas") for (kind, name), obj in live.items() if kind == "Deployment"}
         secrets = ([self._secret()] if model["has_mongodb"] else []) + self._user_secrets() + self._pull_secret()

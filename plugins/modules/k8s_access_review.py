@@ -80,12 +80,10 @@ reviews:
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 except ImportError:  # k8s_module reports the missing collection
     get_api_client = None
-    CoreException = Exception
 
-from ansible.module_utils.kube_module import k8s_module
+from ansible.module_utils.kube_module import fail_unanswered, k8s_module
 
 from ansible.module_utils.access_review import (
     PermissionSpecError,
@@ -120,13 +118,8 @@ def main():
             if statuses[index] is None:
                 review = api.create_self_subject_access_review(body=review_body(check))
                 statuses[index] = review.status.to_dict() if review.status else {}
-    except CoreException as err:
-        module.fail_json(msg=str(err), unreachable=True)
     except Exception as err:  # connection, TLS and API errors reach us in many types
-        status = getattr(err, "status", None)
-        if status:
-            module.fail_json(msg=f"the API server refused the review: {status} {getattr(err, 'reason', '')}")
-        module.fail_json(msg=f"{type(err).__name__}: {err}", unreachable=True)
+        fail_unanswered(module, err, "the review")
     module.exit_json(changed=False, server_version=server_version, **summarize(checks, statuses))
 
 

@@ -9,7 +9,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-from . import addons, control_plane, images, node, registry
+from . import addons, control_plane, images, node, openshift, registry
 from .layout import (DOCKER, DOCKER_CERTS, DOCKER_SOCKET, HERE, HOST_ADDRESS, KUBECONFIG, LOGS, NODE_COUNT, PKI, PORTS, RUN,
                      STATE, SandboxError, log)
 from .pki import IDENTITIES, ensure_pki, kubeconfig_for
@@ -80,7 +80,8 @@ def command_up() -> None:
         start(component, context)
     control_plane.replace_storage_class(bin_dir)
     control_plane.apply(bin_dir, [*control_plane.kwok_nodes(), control_plane.storage_class(),
-                                  *control_plane.api_server_endpoints(), *addons.cluster_objects()])
+                                  *control_plane.api_server_endpoints(), *addons.cluster_objects(),
+                                  *openshift.cluster_objects()])
     node.prepare(bin_dir)
     addons.write_configs()
     registry.prepare()

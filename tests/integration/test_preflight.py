@@ -21,7 +21,7 @@ from playbook import run_playbook
 PLAYBOOK = "tests/integration/playbooks/preflight.yml"
 REPO = Path(__file__).resolve().parents[2]
 # What slipway needs, as the preflight reviews it and deployer-rbac.yml grants it.
-PERMISSIONS = app_model.permissions({"namespace": "shop"})
+PERMISSIONS = app_model.permissions({"namespace": "shop", "platform": "kubernetes"})
 STOP = "Stop on an unsupported version or missing permissions"
 _spec = importlib.util.spec_from_file_location("rbac_filters", REPO / "plugins" / "filter" / "rbac.py")
 rbac_filters = importlib.util.module_from_spec(_spec)

@@ -42,7 +42,9 @@ def role_defaults() -> dict:
 
 
 def model_of(**changes) -> dict:
-    return app_model.app_model({**role_defaults(), **changes}, path_exists=lambda path: Path(path).is_dir())
+    """The model as the role builds it on a cluster whose platform was found: Kubernetes unless asked."""
+    return app_model.app_model({**role_defaults(), "platform": "kubernetes", **changes},
+                               path_exists=lambda path: Path(path).is_dir())
 
 
 def problems_of(**changes) -> list[str]:
@@ -421,10 +423,12 @@ def test_the_argument_specs_and_the_model_know_the_same_keys_and_defaults() -> N
     read = {"name", "namespace", "ingress_domain", "ingress_class", "ingress_port", "pod_security", "node_selector",
             "tolerations", "image_pull_policy", "mongodb", "redis", "common_env", "components", "jobs",
             "ingress_annotations", "ingress_tls_secret", "image_pull_secrets", "registry_pull_secret", "patches",
-            "secrets"}
+            "secrets", "platform"}
     assert {f"slipway_app_{key}" for key in read} <= set(SPECS)
     role_tasks = (REPO / "roles" / "slipway_app" / "tasks" / "main.yml").read_text()
-    assert all(f"'{key}': slipway_app_{key}" in role_tasks for key in read)
+    # The platform, once found for the run (by this role or the preflight), is read in its place.
+    assert all(f"'{key}': slipway_app_{key}" in role_tasks for key in read - {"platform"})
+    assert "'platform': slipway_app_platform_found | default(cluster_preflight_platform_found)" in role_tasks
 
 
 def test_the_registry_pull_secret_is_rendered_from_the_credentials_and_every_pod_uses_it() -> None:
@@ -452,3 +456,71 @@ def test_the_registry_pull_secret_needs_a_name_of_its_own(name: str) -> None:
     with pytest.raises(AppModelError) as refused:
         real_app(registry_pull_secret=name)
     assert "slipway_app_registry_pull_secret" in str(refused.value)
+
+
+@pytest.mark.parametrize(("requested", "groups", "platform"), [
+    ("auto", {"apps", "route.openshift.io", "security.openshift.io"}, "openshift"),
+    # A Route CRD alone (some ingress controllers install one) is not OpenShift.
+    ("auto", {"apps", "route.openshift.io"}, "kubernetes"),
+    ("auto", {"apps"}, "kubernetes"),
+    ("kubernetes", {"route.openshift.io", "security.openshift.io"}, "kubernetes"),
+    ("openshift", {"route.openshift.io"}, "openshift"),
+])
+def test_the_platform_is_found_from_the_api_groups(requested: str, groups: set, platform: str) -> None:
+    assert app_model.platform_of(requested, groups) == platform
+
+
+def test_openshift_asked_of_a_cluster_without_routes_is_refused() -> None:
+    with pytest.raises(app_model.PlatformError, match="serves no route.openshift.io"):
+        app_model.platform_of("openshift", {"apps"})
+
+
+def test_on_openshift_pods_name_no_uid_and_hosts_get_routes_instead_of_the_ingress() -> None:
+    model = model_of(platform="openshift")
+    objects = app_manifests.app_objects(model, IMAGES) + [app_manifests.dump_job(
+        model, "backup", "mongodb-backup-1", "dump-1", "mongodb-backups", 5, 600, 3600)]
+    kinds = {o["kind"] for o in objects}
+    assert "Ingress" not in kinds and "Route" in kinds
+    templates = [o["spec"]["template"]["spec"] for o in objects if o["kind"] in ("Deployment", "StatefulSet", "Job")]
+    # Three components, two data stores, the seed Job and the backup Job.
+    assert len(templates) == 7
+    for pod in templates:
+        assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        for container in pod["containers"] + pod.get("initContainers", []):
+            assert "runAsUser" not in container["securityContext"]
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    routes = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Route"}
+    assert routes == {name: {"host": f"{name}.{model['ingress']['domain']}",
+                             "to": {"kind": "Service", "name": name, "weight": 100},
+                             "port": {"targetPort": "http"},
+                             "tls": {"termination": "edge", "insecureEdgeTerminationPolicy": "Redirect"},
+                             "wildcardPolicy": "None"} for name in ("backend", "frontend")}
+    assert [k["kind"] for k in model["managed_kinds"]] == [
+        "ConfigMap", "Service", "StatefulSet", "Deployment", "Route", "HorizontalPodAutoscaler",
+        "PodDisruptionBudget", "Job"]
+    assert sorted(app_model.expected_objects(model, [])["Route"]) == ["backend", "frontend"]
+
+
+def test_each_platform_asks_for_its_own_permissions() -> None:
+    def resources(granted: list[dict]) -> set[str]:
+        return {(p.get("group", ""), p["resource"], p.get("subresource", "")) for p in granted}
+
+    kubernetes, openshift = model_of(), model_of(platform="openshift")
+    only_kubernetes = {("", "namespaces", ""), ("networking.k8s.io", "ingresses", "")}
+    only_openshift = {("route.openshift.io", "routes", ""), ("route.openshift.io", "routes", "custom-host")}
+    assert resources(app_model.permissions(kubernetes)) & only_openshift == set()
+    assert resources(app_model.permissions(openshift)) & only_kubernetes == set()
+    assert resources(app_model.permissions(kubernetes)) - only_kubernetes == \
+        resources(app_model.permissions(openshift)) - only_openshift
+    # Made before the platform is known, the list holds both; the preflight keeps the found one's.
+    unresolved = app_model.permissions(model_of(platform="auto"))
+    for platform, model in (("kubernetes", kubernetes), ("openshift", openshift)):
+        assert app_model.permissions_on(unresolved, platform) == app_model.permissions(model)
+
+
+def test_an_unresolved_platform_is_never_rendered() -> None:
+    with pytest.raises(ValueError, match="resolve it"):
+        app_manifests.app_objects(model_of(platform="auto"), IMAGES)
+    assert app_model.with_platform(model_of(platform="auto"), "openshift")["managed_kinds"] == \
+        model_of(platform="openshift")["managed_kinds"]
