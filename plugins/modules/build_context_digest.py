@@ -37,15 +37,8 @@ options:
     default: 16
 requirements:
   - docker (the Docker SDK for Python), for its C(.dockerignore) matcher
-attributes:
-  check_mode:
-    support: full
-    description: Reads files only; the same result in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    description: Never changes anything.
+extends_documentation_fragment:
+  - read_only
 """
 
 EXAMPLES = r"""

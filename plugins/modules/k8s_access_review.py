@@ -20,6 +20,7 @@ version_added: "1.0.0"
 author:
   - slipway maintainers
 extends_documentation_fragment:
+  - read_only
   - kubernetes.core.k8s_auth_options
 options:
   permissions:
@@ -33,15 +34,6 @@ options:
     description: The namespace the namespaced permissions are reviewed in.
     type: str
     default: default
-attributes:
-  check_mode:
-    support: full
-    description: Reviews change nothing; they are sent in check mode too.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    description: Never changes anything.
 """
 
 EXAMPLES = r"""

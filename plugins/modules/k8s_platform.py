@@ -19,6 +19,7 @@ version_added: "1.0.0"
 author:
   - slipway maintainers
 extends_documentation_fragment:
+  - read_only
   - kubernetes.core.k8s_auth_options
 options:
   requested:
@@ -26,15 +27,6 @@ options:
     type: str
     choices: [auto, kubernetes, openshift]
     default: auto
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; the same result in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    description: Never changes anything.
 """
 
 EXAMPLES = r"""

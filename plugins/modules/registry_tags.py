@@ -43,15 +43,8 @@ options:
     description: Seconds each request may take.
     type: int
     default: 30
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; the same result in check mode.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-    description: Never changes anything.
+extends_documentation_fragment:
+  - read_only
 """
 
 EXAMPLES = r"""
