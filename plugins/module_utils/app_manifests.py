@@ -15,7 +15,7 @@ import json
 
 from ansible.module_utils.app_model import (
     CONFIGMAP, DEPLOYMENT, HPA, INGRESS, JOB, KINDS, MANAGED_BY, MONGODB_SECRET, MONGODB_SECRET_KEY,
-    MONGODB_SECRET_PATH, NAMESPACE, PDB, ROUTE, SECRET, SERVICE, STATEFULSET, files_config_map)
+    MONGODB_SECRET_PATH, NAMESPACE, PDB, ROUTE, SECRET, SERVICE, STATEFULSET, files_config_map, route_names)
 
 POD_SECURITY_MODES = ("enforce", "audit", "warn")
 # A pod annotation with a digest of the files a pod mounts: a change of content rolls it.
@@ -311,14 +311,12 @@ def _service(model: dict, component: dict) -> dict:
     return {"apiVersion": SERVICE.api_version, "kind": SERVICE.kind, "metadata": metadata, "spec": spec}
 
 
-def routes(model: dict) -> list[dict]:
+def routes(model: dict, routed: list[dict]) -> list[dict]:
     """OpenShift's Routes for the components with a host, one per host and path: TLS ends at the
     router (edge, with the router's certificate), plain HTTP is redirected to it."""
     objects = []
-    for component in (c for c in model["components"] if c["host"]):
-        paths = component.get("ingress_paths") or [{"path": "/"}]
-        for index, path in enumerate(paths):
-            name = component["name"] if len(paths) == 1 else f"{component['name']}-{index}"
+    for component in routed:
+        for name, path in zip(route_names(component), component["ingress_paths"]):
             spec = {"host": component["host"],
                     "to": {"kind": SERVICE.kind, "name": component["name"], "weight": 100},
                     "port": {"targetPort": "http"},
@@ -338,7 +336,7 @@ def edge_objects(model: dict) -> list[dict]:
     objects = []
     routed = [c for c in model["components"] if c["host"]]
     if model["platform"] == "openshift":
-        objects.extend(routes(model))
+        objects.extend(routes(model, routed))
     elif routed:
         ingress = model["ingress"]
         metadata = _metadata(model, model["name"], labels(model, model["name"], "ingress"))

@@ -92,6 +92,12 @@ class PlatformError(ValueError):
     pass
 
 
+def route_names(component: dict) -> list[str]:
+    """The Routes of a component with a host, one per path (a Route has one path)."""
+    paths = component["ingress_paths"]
+    return [component["name"]] if len(paths) == 1 else [f"{component['name']}-{i}" for i in range(len(paths))]
+
+
 def platform_facts(platform: str) -> dict:
     """What the model says that depends on the platform. `auto` is resolved (k8s_platform, the
     preflight, app_apply) before anything is rendered."""
@@ -679,7 +685,6 @@ def app_model(variables: dict, path_exists=None) -> dict:
         "jobs": jobs,
         "selector": {"app.kubernetes.io/part-of": name, "app.kubernetes.io/managed-by": MANAGED_BY},
         **platform_facts(platform),
-        # Teardown goes against the apply order (ConfigMaps last: the runbooks' too).
         "workloads": {**{c["name"]: DEPLOYMENT.kind for c in components},
                       **{s["name"]: STATEFULSET.kind for s in datastores}},
         "urls": [_url(c["host"], ingress_port, bool(tls_secret)) for c in components if c["host"]],
@@ -800,7 +805,8 @@ def expected_objects(model: dict, job_names: list[str]) -> dict[str, list[str]]:
         SERVICE.kind: [c["name"] for c in components if c["port"] is not None] + [s["name"] for s in stores],
         STATEFULSET.kind: [s["name"] for s in stores],
         DEPLOYMENT.kind: [c["name"] for c in components],
-        **({ROUTE.kind: [c["name"] for c in components if c["host"]]} if model["platform"] == "openshift" else
+        **({ROUTE.kind: [name for c in components if c["host"] for name in route_names(c)]}
+           if model["platform"] == "openshift" else
            {INGRESS.kind: [model["name"]] if any(c["host"] for c in components) else []}),
         HPA.kind: [c["name"] for c in components if c["hpa"]],
         PDB.kind: [c["name"] for c in components if c["pdb"]],

@@ -149,7 +149,7 @@ from ansible.module_utils.app_manifests import (
 from ansible.module_utils.app_model import (
     KINDS, NAMESPACE, SECRET, PlatformError, expected_objects, image_refs, platform_of, with_platform)
 from ansible.module_utils.kube_module import k8s_module
-from ansible.module_utils.rollout_kube import ApiError, ResourceType, connect
+from ansible.module_utils.rollout_kube import PODS, ApiError, ResourceType, connect
 from ansible.module_utils.rollout_targets import parse_targets
 from ansible.module_utils.rollout_waiter import (
     FAILING,
@@ -255,9 +255,9 @@ class Deploy:
         make new ones (a pod that failed to pull has never run, so nothing is lost)."""
         if self.module.check_mode:
             return
-        pods = self.api.list(ResourceType("/api/v1", "pods"), self.namespace, self.selector)[0]
+        pods = self.api.list(PODS, self.namespace, self.selector)[0]
         for name in pull_failed_pods(pods):
-            self.api.delete(ResourceType("/api/v1", "pods"), self.namespace, name)
+            self.api.delete(PODS, self.namespace, name)
 
     def _ns(self, obj: dict) -> str:
         return "" if obj["kind"] == NAMESPACE.kind else self.namespace

@@ -78,6 +78,8 @@ DOCKER_SOCKET = DOCKER / "docker.sock"
 DOCKER_CERTS = DOCKER / "client-certs"
 REGISTRY = STATE / "registry"
 NODE = STATE / "node"
+# containerd's registry hosts folder (config_path of its CRI images plugin; registry.py fills it).
+REGISTRY_HOSTS = NODE / "certs.d"
 CONTAINERD_SOCKET = NODE / "containerd.sock"
 # Host paths the kubelet and the CNI plugins write whatever their configured folders: removed on
 # `down` when the sandbox made them (see node.HOST_PATHS_STATE).

@@ -23,7 +23,7 @@ from pathlib import Path
 from . import network
 from .images import DOCKER
 from .layout import (CLUSTER_DOMAIN, CONTAINERD_SOCKET, HOST_ADDRESS, KUBELET_HOST_PATHS,
-                     KUBELET_SYSCTLS, NODE, NODE_ADDRESS, NODE_NAME, NODE_NETNS, PKI, POD_CIDR,
+                     KUBELET_SYSCTLS, NODE, NODE_ADDRESS, NODE_NAME, NODE_NETNS, PKI, POD_CIDR, REGISTRY_HOSTS,
                      SandboxError, log)
 from .supervisor import Component
 
@@ -39,6 +39,8 @@ CNI_PLUGINS = "/usr/lib/cni"
 CONTAINERD_ROOT = NODE / "containerd"
 CONTAINERD_STATE = NODE / "run"
 KUBELET_ROOT = NODE / "kubelet"
+# The kubelet's own home and working folder, where it would look for registry credentials.
+KUBELET_HOME = NODE / "kubelet-home"
 CNI_CONF = NODE / "cni"
 HOST_STATE = NODE / "host-state.json"
 PAUSE_REPOSITORY = "slipway/pause"
@@ -116,7 +118,7 @@ disabled_plugins = [
     sandbox = "{pause_image(bin_dir)}"
   # How to reach and trust each registry (the sandbox's own: registry.hosts_toml).
   [plugins."io.containerd.cri.v1.images".registry]
-    config_path = "{NODE / 'certs.d'}"
+    config_path = "{REGISTRY_HOSTS}"
 
 [plugins."io.containerd.grpc.v1.cri"]
   disable_tcp_service = true
@@ -214,7 +216,7 @@ def write_if_changed(path: Path, content: str) -> None:
 
 
 def write_configs(bin_dir: Path) -> None:
-    for folder in (NODE, CNI_CONF, KUBELET_ROOT, NODE / "pod-logs", NODE / "kubelet-home"):
+    for folder in (NODE, CNI_CONF, KUBELET_ROOT, NODE / "pod-logs", KUBELET_HOME):
         folder.mkdir(parents=True, exist_ok=True)
     write_if_changed(NODE / "containerd.toml", containerd_config(bin_dir))
     write_if_changed(CNI_CONF / "10-slipway.conflist", json.dumps(cni_config(), indent=2) + "\n")
@@ -241,7 +243,7 @@ def components(bin_dir: Path) -> list[Component]:
             # folder too: a home and folder of its own, so the host's `docker login` (the image
             # phase's) is not the node's, and pods pull with their pull Secrets only, as on a
             # cluster whose nodes are other machines.
-            env={"PATH": path, "HOME": str(NODE / "kubelet-home")}, cwd=NODE, netns=NODE_NETNS,
+            env={"PATH": path, "HOME": str(KUBELET_HOME)}, cwd=KUBELET_HOME, netns=NODE_NETNS,
         ),
         Component(
             "kube-proxy",

@@ -14,7 +14,8 @@ import secrets
 import shutil
 from pathlib import Path
 
-from .layout import HOST_ADDRESS, NODE, PKI, PORTS, REGISTRY, log
+from .layout import HOST_ADDRESS, PKI, PORTS, REGISTRY, REGISTRY_HOSTS, log
+from .node import write_if_changed
 from .supervisor import Component
 
 ADDRESS = f"{HOST_ADDRESS}:{PORTS['registry']}"
@@ -23,8 +24,6 @@ PASSWORD_FILE = REGISTRY / "password"
 HTPASSWD = REGISTRY / "htpasswd"
 CONFIG = REGISTRY / "config.yml"
 STORAGE = REGISTRY / "storage"
-# containerd's registry hosts folder (config_path of its CRI images plugin).
-NODE_HOSTS = NODE / "certs.d"
 ENGINE_CERTS = Path("/etc/docker/certs.d")
 # Which of the engine's folders the sandbox made (so `down` removes just those).
 ENGINE_MADE = REGISTRY / "engine-paths-made.json"
@@ -77,14 +76,12 @@ def hosts_toml() -> str:
 
 def prepare() -> None:
     """Credentials, configuration and the trust of the node and the engine, before it starts."""
-    from .node import write_if_changed
-
     ensure_credentials()
     STORAGE.mkdir(parents=True, exist_ok=True)
     # JSON is YAML.
     write_if_changed(CONFIG, json.dumps(config(), indent=2) + "\n")
-    (NODE_HOSTS / ADDRESS).mkdir(parents=True, exist_ok=True)
-    write_if_changed(NODE_HOSTS / ADDRESS / "hosts.toml", hosts_toml())
+    (REGISTRY_HOSTS / ADDRESS).mkdir(parents=True, exist_ok=True)
+    write_if_changed(REGISTRY_HOSTS / ADDRESS / "hosts.toml", hosts_toml())
     trust_on_engine()
 
 

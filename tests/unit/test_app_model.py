@@ -502,6 +502,15 @@ def test_on_openshift_pods_name_no_uid_and_hosts_get_routes_instead_of_the_ingre
     assert sorted(app_model.expected_objects(model, [])["Route"]) == ["backend", "frontend"]
 
 
+def test_a_route_per_path_is_rendered_and_kept_by_pruning() -> None:
+    model = model_of(platform="openshift", components=components_with(
+        1, ingress_paths=[{"path": "/"}, {"path": "/api", "path_type": "Prefix"}]))
+    rendered = {o["metadata"]["name"]: o["spec"] for o in app_manifests.app_objects(model, IMAGES) if o["kind"] == "Route"}
+    assert sorted(rendered) == ["backend", "frontend-0", "frontend-1"]
+    assert rendered["frontend-1"]["path"] == "/api" and "path" not in rendered["frontend-0"]
+    assert sorted(app_model.expected_objects(model, [])["Route"]) == sorted(rendered)
+
+
 def test_each_platform_asks_for_its_own_permissions() -> None:
     def resources(granted: list[dict]) -> set[str]:
         return {(p.get("group", ""), p["resource"], p.get("subresource", "")) for p in granted}
