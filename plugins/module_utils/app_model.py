@@ -697,7 +697,9 @@ def app_model(variables: dict, path_exists=None) -> dict:
 # purge (delete); the workloads it waits for are watched too. Then what it only reads to judge
 # a rollout and to roll one back (patch through the workload, pods deleted by a restart).
 KEPT_WRITTEN = (SECRET, PVC)
-WATCHED = {DEPLOYMENT, STATEFULSET, JOB}
+# Followed by watches: the waiter's workloads, and whatever the teardown deletes, until it is
+# gone. Never Secrets: a watch streams their values, and a deleted Secret is gone at once.
+WATCHED = {*MANAGED_KINDS, ROUTE, PVC}
 READ = (
     {"resource": "pods", "verbs": ["get", "list", "watch", "delete"]},
     {"resource": "pods", "subresource": "log", "verbs": ["get"]},

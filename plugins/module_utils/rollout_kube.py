@@ -66,6 +66,11 @@ class ResourceType:
     prefix: str
     plural: str
 
+    @classmethod
+    def of(cls, api_version: str, plural: str) -> "ResourceType":
+        """The type of `plural` in `api_version` (`v1` is the core group's)."""
+        return cls("/api/v1" if api_version == "v1" else f"/apis/{api_version}", plural)
+
     @property
     def group(self) -> str:
         parts = self.prefix.strip("/").split("/")

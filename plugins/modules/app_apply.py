@@ -182,9 +182,7 @@ class Refused(Exception):
 
 
 def _rtype(kind: str) -> ResourceType:
-    known = KINDS[kind]
-    prefix = "/api/v1" if known.api_version == "v1" else f"/apis/{known.api_version}"
-    return ResourceType(prefix, known.plural)
+    return ResourceType.of(KINDS[kind].api_version, KINDS[kind].plural)
 
 
 class Deploy:
