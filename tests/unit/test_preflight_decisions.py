@@ -11,10 +11,12 @@ from ansible.module_utils.access_review import (
     PermissionSpecError,
     describe,
     expand_permissions,
+    review_all,
     review_body,
     rules_review_body,
     settled_by_rules,
     summarize,
+    to_review,
 )
 
 spec = importlib.util.spec_from_file_location(
@@ -129,3 +131,44 @@ def test_rules_match_as_rbac_matches_them(rule: dict, expected: list) -> None:
 def test_rules_review_body() -> None:
     assert rules_review_body("shop") == {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
                                          "spec": {"namespace": "shop"}}
+
+
+# OpenShift's list, as app_model.permissions makes it: one entry makes the namespace.
+REQUEST = {"group": "project.openshift.io", "resource": "projectrequests", "verbs": ["create"], "cluster": True,
+           "creates_namespace": True}
+ON_OPENSHIFT = [{"resource": "namespaces", "name": "shop", "verbs": ["get"]},
+                {"group": "apps", "resource": "deployments", "verbs": ["create"]},
+                {"resource": "nodes", "verbs": ["list"], "cluster": True}, REQUEST]
+
+
+def test_a_namespace_that_is_there_is_reviewed_without_what_would_request_it() -> None:
+    assert to_review(ON_OPENSHIFT, "shop", True) == (ON_OPENSHIFT[:3], "")
+
+
+def test_a_namespace_not_there_is_to_be_requested_and_its_own_permissions_wait_for_it() -> None:
+    kept, note = to_review(ON_OPENSHIFT, "shop", False)
+    assert kept == ON_OPENSHIFT[2:]
+    assert note == ("namespace shop does not exist (or the identity may not see it): it will be requested (create "
+                    "projectrequests.project.openshift.io (cluster-wide)); the namespaced permissions come with the "
+                    "project's admin role and are checked once it is made")
+
+
+def test_without_an_entry_that_makes_the_namespace_everything_is_reviewed() -> None:
+    assert to_review(PERMISSIONS, "shop", None) == (PERMISSIONS, "")
+    assert to_review(PERMISSIONS, "shop", False) == (PERMISSIONS, "")
+
+
+def test_review_all_sends_one_rules_review_then_access_reviews_for_the_rest() -> None:
+    checks = expand_permissions(ON_OPENSHIFT[:3], "shop")
+    sent = []
+
+    def send(body: dict) -> dict:
+        sent.append(body)
+        if body["kind"] == "SelfSubjectRulesReview":
+            return {"resourceRules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["namespaces"]}]}
+        return {"allowed": body["spec"]["resourceAttributes"]["resource"] == "nodes"}
+
+    statuses = review_all(checks, "shop", send)
+    assert [body["kind"] for body in sent] == ["SelfSubjectRulesReview", "SelfSubjectAccessReview",
+                                               "SelfSubjectAccessReview"]
+    assert summarize(checks, statuses)["missing"] == ["cannot create deployments.apps in namespace shop"]
