@@ -251,7 +251,7 @@ class KubeApi:
         """POST a new object: for what can only be created (a ProjectRequest, an access review)."""
         what = rtype.plural + (f"/{body['metadata']['name']}" if body.get("metadata", {}).get("name") else "")
         return self._json(self._open("POST", rtype.path(namespace), "create", what, namespace,
-                                     body=json.dumps(body), content_type="application/json"))
+                                     body=body, content_type="application/json"))
 
     def delete(self, rtype: ResourceType, namespace: str, name: str, propagation: str = "") -> None:
         query = [("propagationPolicy", propagation)] if propagation else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from ansible.module_utils.access_review import (
     summarize,
     to_review,
 )
+from ansible.module_utils.app_model import app_model, permissions
 
 spec = importlib.util.spec_from_file_location(
     "preflight_filters", Path(__file__).resolve().parents[2] / "plugins" / "filter" / "preflight.py"
@@ -172,3 +174,20 @@ def test_review_all_sends_one_rules_review_then_access_reviews_for_the_rest() ->
     assert [body["kind"] for body in sent] == ["SelfSubjectRulesReview", "SelfSubjectAccessReview",
                                                "SelfSubjectAccessReview"]
     assert summarize(checks, statuses)["missing"] == ["cannot create deployments.apps in namespace shop"]
+
+
+PROJECT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "project"
+
+
+def test_a_projects_admin_role_grants_every_namespaced_permission_of_the_deploy_and_nothing_before_it() -> None:
+    """On the sandbox's rules reviews of a requester (recorded, tests/unit/fixtures/project/):
+    before its admin binding, and after it in the project it requested."""
+    model = app_model({"name": "shop", "namespace": "shop", "platform": "openshift",
+                       "mongodb": {"enabled": False}, "redis": {"enabled": False},
+                       "components": [{"name": "web", "image": "web:1", "port": 8080, "ingress_host": "web"}]})
+    inside = expand_permissions([entry for entry in permissions(model) if not entry.get("cluster")], "shop")
+    assert {check["resource"] for check in inside} >= {"routes", "deployments", "namespaces", "pods"}
+    admin = json.loads((PROJECT_FIXTURES / "rules_review_project_admin.json").read_text())
+    before = json.loads((PROJECT_FIXTURES / "rules_review_before_the_binding.json").read_text())
+    assert [status and status["allowed"] for status in settled_by_rules(inside, admin)] == [True] * len(inside)
+    assert settled_by_rules(inside, before) == [None] * len(inside)
