@@ -15,7 +15,7 @@ description:
     a rules review may be incomplete and other authorizers may allow) gets a
     SelfSubjectAccessReview, the authoritative answer. A denial is always an access review's.
   - Permissions marked C(creates_namespace) (OpenShift's C(projectrequests) create) are needed
-    only while the namespace is not there: the module reads the namespace first, and reviews
+    only while the namespace is not there. The module reads the namespace first, and reviews
     them instead of the namespaced permissions when the identity cannot see it (absent, or not
     its own), since those come with the project it requests; RV(note) says so.
   - Connects as M(kubernetes.core.k8s) does, from the connection options, else the
