@@ -129,3 +129,20 @@ def test_a_purge_deletes_the_data_and_secrets_too() -> None:
 
 def test_a_teardown_of_nothing_deletes_nothing() -> None:
     assert teardown_plan([], purge=True) == ([], [], [])
+
+
+def test_an_openshift_project_the_identity_can_read_is_kept() -> None:
+    assert app_deploy.project_step("shop", visible=True, may_request=False) == app_deploy.KEEP
+
+
+def test_a_project_the_identity_cannot_read_is_requested_when_it_may() -> None:
+    assert app_deploy.project_step("shop", visible=False, may_request=True) == app_deploy.REQUEST
+
+
+def test_a_project_neither_readable_nor_requestable_says_what_to_grant() -> None:
+    with pytest.raises(app_deploy.ProjectError) as refused:
+        app_deploy.project_step("shop", visible=False, may_request=False)
+    message = str(refused.value)
+    assert message.startswith("namespace shop (slipway_app_namespace) does not exist or this identity may not read it")
+    assert "projectrequests.project.openshift.io" in message and "oc new-project shop" in message
+    assert "slipway_app_namespace" in app_deploy.project_taken("shop")

@@ -130,6 +130,15 @@ def test_the_preflight_reviews_a_named_object_as_the_grant_allows_it() -> None:
         "verb": "create", "group": "", "resource": "namespaces", "name": "shop"}
 
 
+def test_a_project_requester_is_granted_only_the_request_and_any_other_deployer_all_but_it() -> None:
+    request = {"group": "project.openshift.io", "resource": "projectrequests", "verbs": ["create"], "cluster": True,
+               "creates_namespace": True}
+    assert rbac.rbac_grants([*PERMISSIONS, request], projects=True) == [request]
+    assert rbac.rbac_grants([*PERMISSIONS, request]) == PERMISSIONS
+    assert rbac.rbac_rules(rbac.rbac_grants([*PERMISSIONS, request], projects=True), cluster=True) == [
+        {"apiGroups": ["project.openshift.io"], "resources": ["projectrequests"], "verbs": ["create"]}]
+
+
 def test_a_permission_without_verbs_is_refused() -> None:
     with pytest.raises(AnsibleFilterError, match="needs a resource and verbs"):
         rbac.rbac_rules([{"resource": "pods"}])
