@@ -689,7 +689,10 @@ def app_model(variables: dict, path_exists=None) -> dict:
         "components": components,
         "datastores": datastores,
         "jobs": jobs,
+        # What site.yml manages (and prunes); and everything of the app, whoever made it (site.yml
+        # or a runbook: the backups' claim, one-off Jobs), which the teardown deletes.
         "selector": {"app.kubernetes.io/part-of": name, "app.kubernetes.io/managed-by": MANAGED_BY},
+        "app_selector": {"app.kubernetes.io/part-of": name},
         **platform_facts(platform),
         "workloads": {**{c["name"]: DEPLOYMENT.kind for c in components},
                       **{s["name"]: STATEFULSET.kind for s in datastores}},

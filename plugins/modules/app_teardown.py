@@ -7,8 +7,8 @@ DOCUMENTATION = r"""
 module: app_teardown
 short_description: Delete the objects of slipway's app model and wait until they are gone
 description:
-  - Finds every object of the app (by the model's selector) of the kinds the model manages, and
-    its PersistentVolumeClaims and Secrets.
+  - Finds every object of the app, whoever made it (site.yml or a runbook, by the model's
+    C(app_selector)), of the kinds the model manages, and its PersistentVolumeClaims and Secrets.
   - Deletes them all at once with foreground propagation, so a workload is gone only once its
     pods are, then waits until every one is gone, following them with one watch per kind
     (not one wait per object). Secrets are not watched (a watch would stream their values);
@@ -89,7 +89,7 @@ class Teardown:
         if self.model["platform"] == "auto":
             self.model = with_platform(self.model, platform_of("auto", api.api_groups()))
         self.namespace = self.model["namespace"]
-        self.selector = ",".join(f"{k}={v}" for k, v in self.model["selector"].items())
+        self.selector = ",".join(f"{k}={v}" for k, v in self.model["app_selector"].items())
         kinds = self.model["teardown_kinds"] + [kind.as_dict() for kind in KEPT_KINDS]
         self.types = {kind["kind"]: ResourceType.of(kind["api_version"], kind["plural"]) for kind in kinds}
 

@@ -27,6 +27,13 @@ FAKE = Path(__file__).parent / "fakes" / "minikube"
 PLAYBOOK = "tests/integration/playbooks/minikube_start.yml"
 
 
+# The fake's state once the role started the profile with the playbook's settings below.
+STARTED = {"addons": {"default-storageclass": True, "storage-provisioner": True, "ingress": True,
+                      "metrics-server": True},
+           "status": "Running", "driver": "docker", "cpus": 2, "memory": 4096, "version": "v1.36.3",
+           "runtime": "docker"}
+
+
 class FakeMinikube:
     def __init__(self, root: Path) -> None:
         self.bin_dir = root / "bin"
@@ -45,6 +52,11 @@ class FakeMinikube:
     def changing_calls(self) -> list[list[str]]:
         reads = (["version"], ["profile", "list"], ["addons", "list"], ["docker-env"])
         return [call for call in self.calls() if not any(call[:len(read)] == read for read in reads)]
+
+    def start_as_the_role_does(self) -> None:
+        """The profile the role's first run leaves (test_creates_the_profile_then_leaves_it_alone
+        checks it against a real run), written directly: the other tests begin from there."""
+        self.state.write_text(json.dumps({"profiles": {"slipway": dict(STARTED)}, "calls": []}))
 
     def set_profile(self, **values) -> None:
         state = self.read()
@@ -79,6 +91,8 @@ def test_creates_the_profile_then_leaves_it_alone(fake: FakeMinikube) -> None:
                      "docker_host": "tcp://192.168.49.2:2376", "docker_cert_path": facts["docker_cert_path"]}
     assert facts["docker_cert_path"].endswith("/.minikube/certs")
 
+    assert fake.read()["profiles"] == {"slipway": STARTED}
+
     fake.set_profile()
     second = fake.run()
     assert second.returncode == 0, second.stderr
@@ -87,7 +101,7 @@ def test_creates_the_profile_then_leaves_it_alone(fake: FakeMinikube) -> None:
 
 
 def test_stopped_profile_is_started_and_paused_one_unpaused(fake: FakeMinikube) -> None:
-    assert fake.run().returncode == 0
+    fake.start_as_the_role_does()
     fake.set_profile(status="Stopped")
     started = fake.run()
     assert started.returncode == 0 and started.changed == 1
@@ -99,8 +113,7 @@ def test_stopped_profile_is_started_and_paused_one_unpaused(fake: FakeMinikube) 
 
 
 def test_changed_settings_fail_and_nothing_is_deleted(fake: FakeMinikube) -> None:
-    assert fake.run().returncode == 0
-    fake.set_profile()
+    fake.start_as_the_role_does()
     run = fake.run(minikube_cpus=4, minikube_kubernetes_version="v1.35.0")
     assert run.returncode != 0
     message = run.results("Stop on settings that only a re-create would change")[0]["msg"]
@@ -112,8 +125,7 @@ def test_changed_settings_fail_and_nothing_is_deleted(fake: FakeMinikube) -> Non
 
 
 def test_cluster_delete_needs_confirmation(fake: FakeMinikube) -> None:
-    assert fake.run().returncode == 0
-    fake.set_profile()
+    fake.start_as_the_role_does()
     refused = fake.run("playbooks/cluster-delete.yml")
     assert refused.returncode != 0
     assert "confirm_delete=true" in refused.results("Refuse to delete without confirmation")[0]["msg"]

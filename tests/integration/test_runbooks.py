@@ -345,9 +345,10 @@ def test_purge_removes_them_and_says_nothing_secret(app: dict, core: client.Core
     finally:
         variables.unlink()
     assert purged.returncode == 0, purged.stdout[-3000:]
-    assert not core.list_namespaced_persistent_volume_claim(namespace).items
+    claims = core.list_namespaced_persistent_volume_claim(namespace).items
+    assert not claims, [c.metadata.name for c in claims] + [purged.stdout[-6000:]]
     assert not core.list_namespaced_secret(namespace, label_selector=f"app.kubernetes.io/part-of={namespace}").items
     output = purged.stdout + purged.stderr
-    assert "Delete the app's Secrets" in output
+    assert "Secret/mongodb" in output and "PersistentVolumeClaim/data-mongodb-0" in output
     assert password not in output
     assert base64.b64encode(password.encode()).decode() not in output
