@@ -5,6 +5,7 @@ tests/integration/test_execution_environment.py builds the image and reads the v
 
 from __future__ import annotations
 
+import configparser
 import json
 import re
 import subprocess
@@ -27,6 +28,7 @@ EE_PACKAGES = ("ansible-core", "ansible-runner", "ansible", "kubernetes", "docke
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build context `ansible-builder create` writes (the wheels folder may be empty)."""
     context = tmp_path_factory.mktemp("context")
+    # The definition copies it into the context; ee/build.sh fills it (it is not in git).
     (ROOT / "ee" / "wheels").mkdir(exist_ok=True)
     builder = Path(sys.executable).parent / "ansible-builder"
     created = subprocess.run([str(builder), "create", "-f", str(ROOT / "execution-environment.yml"),
@@ -36,10 +38,23 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return context
 
 
-def stages(dockerfile: str) -> dict[str, str]:
-    """Each build stage's text by its name (FROM ... AS name)."""
-    parts = re.split(r"^FROM \S+ AS (\w+)$", dockerfile, flags=re.MULTILINE)
-    return dict(zip(parts[1::2], parts[2::2]))
+def stages(dockerfile: str) -> dict[str, list[str]]:
+    """Each build stage's instructions by its name (FROM PARENT AS name), the FROM line first."""
+    found: dict[str, list[str]] = {}
+    for line in dockerfile.splitlines():
+        named = re.fullmatch(r"FROM \S+ AS (\w+)", line)
+        if named:
+            found[named.group(1)] = []
+        if found and line.strip() and not line.startswith("#"):
+            found[list(found)[-1]].append(line)
+    return found
+
+
+def runs_pip(line: str) -> bool:
+    """A step that runs pip: its own, or through the scripts that do (pip_install, assemble,
+    install-from-bindep)."""
+    return line.startswith("RUN") and bool(
+        re.search(r"pip install|/output/scripts/(pip_install|assemble|install-from-bindep)", line))
 
 
 def test_ansible_builder_renders_the_build_context(rendered: Path) -> None:
@@ -51,15 +66,24 @@ def test_ansible_builder_renders_the_build_context(rendered: Path) -> None:
     assert "ansible-galaxy collection install" not in dockerfile
 
 
-def test_every_stage_that_runs_pip_reads_only_the_fetched_wheels(rendered: Path) -> None:
+def test_every_pip_install_reads_only_the_fetched_wheels(rendered: Path) -> None:
     found = stages((rendered / "Dockerfile").read_text())
-    assert {"base", "builder", "final"} <= set(found)
-    for name, text in found.items():
-        # The stage's own pip, or the scripts that call it (pip_install, assemble, install-from-bindep).
-        if re.search(r"pip install|/output/scripts/(pip_install|assemble|install-from-bindep)", text):
-            assert "ARG PIP_NO_INDEX=1" in text, name
-            assert "ARG PIP_FIND_LINKS=/opt/slipway-ee/wheels" in text, name
-    assert "COPY _build/wheels/ /opt/slipway-ee/wheels/" in found["base"]
+    config = configparser.ConfigParser()
+    config.read_string((ROOT / "ee" / "pip.conf").read_text())
+    assert config["global"]["no-index"] == "true"
+    wheels = config["global"]["find-links"]
+    base = found["base"]
+    assert base.index(f"COPY _build/wheels/ {wheels}/") < base.index("COPY _build/configs/pip.conf /etc/pip.conf")
+    assert base.index("COPY _build/configs/pip.conf /etc/pip.conf") < min(
+        i for i, line in enumerate(base) if runs_pip(line))
+    # The stages that install start from base, whose /etc/pip.conf they inherit.
+    for name, lines in found.items():
+        if any(runs_pip(line) for line in lines):
+            assert name == "base" or lines[0] == f"FROM base AS {name}", name
+    # Removed once the last install is done, so a job's own pip reaches its index.
+    final = found["final"]
+    removed = final.index(f"RUN rm -rf /etc/pip.conf {Path(wheels).parent}")
+    assert removed > max(i for i, line in enumerate(final) if runs_pip(line))
 
 
 def test_the_environment_pins_what_the_tests_run_with() -> None:
