@@ -33,6 +33,13 @@ def rbac_rules(permissions: list[dict[str, Any]], cluster: bool = False) -> list
     return list(rules.values())
 
 
+def rbac_grants(permissions: list[dict[str, Any]], projects: bool = False) -> list[dict[str, Any]]:
+    """What a deployer is granted: with `projects` (OpenShift) only the entries that make the
+    namespace (`creates_namespace`: projectrequests create), whose project's admin role grants
+    the rest; else every other entry, since the namespace is there already."""
+    return [entry for entry in permissions or [] if bool(entry.get("creates_namespace")) == projects]
+
+
 class FilterModule:
     def filters(self):
-        return {"rbac_rules": rbac_rules}
+        return {"rbac_rules": rbac_rules, "rbac_grants": rbac_grants}

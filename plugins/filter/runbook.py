@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure decisions of the runbooks: the one-off Job made from a component, and the diagnosis
-report's views of pods and events."""
+"""Pure decisions of the runbooks: the one-off Job made from a component, the diagnosis
+report's views of pods and events, and survey answers read as lists."""
 
 from __future__ import annotations
 
@@ -113,9 +113,17 @@ def event_lines(events: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def object_refs(objects: list[dict[str, Any]]) -> list[str]:
-    """`Kind/name` of each object: what a report may say of a Secret."""
-    return [f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}" for obj in objects or []]
+def survey_list(value: Any, variable: str) -> list[str]:
+    """A list of names however a job gives it: a list (YAML, JSON, AWX's multiple-select survey
+    answer), or one string (a multiple-choice or text answer; AWX's older multiple-select answers
+    and text fields join several with newlines, people with commas)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [name.strip() for line in value.splitlines() for name in line.split(",") if name.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(name, str) for name in value):
+        return [name.strip() for name in value if name.strip()]
+    raise AnsibleFilterError(f"{variable} must be a list of names or a string of them, got {value!r}")
 
 
 class FilterModule:
@@ -124,5 +132,5 @@ class FilterModule:
             "job_from_pod_template": job_from_pod_template,
             "pod_report": pod_report,
             "event_lines": event_lines,
-            "object_refs": object_refs,
+            "survey_list": survey_list,
         }

@@ -48,6 +48,27 @@ def expand_permissions(permissions: list[dict[str, Any]], namespace: str) -> lis
     return list(checks.values())
 
 
+def to_review(permissions: list[dict[str, Any]], namespace: str,
+              namespace_visible: bool | None) -> tuple[list[dict[str, Any]], str]:
+    """The permissions to review, and a sentence saying why, when some only make the namespace
+    (`creates_namespace`, OpenShift's projectrequests create): with the namespace there for the
+    identity (`namespace_visible`), every other one; without it, only the cluster-wide ones and
+    those that make it. The namespaced ones cannot be granted before the namespace exists, and
+    come with it: a project's admin role grants its requester all of slipway's. None: not asked
+    (no entry makes the namespace), every entry is reviewed."""
+    makers = [entry for entry in permissions if entry.get("creates_namespace")]
+    if namespace_visible is None or not makers:
+        return list(permissions), ""
+    if namespace_visible:
+        return [entry for entry in permissions if not entry.get("creates_namespace")], ""
+    kept = [entry for entry in permissions if entry.get("cluster")]
+    asked = "; ".join(describe(check) for check in expand_permissions(makers, namespace))
+    note = (f"namespace {namespace} does not exist (or the identity may not see it): it will be requested "
+            f"({asked}); the namespaced permissions come with the project's admin role and are checked once it "
+            "is made")
+    return kept, note
+
+
 def rules_review_body(namespace: str) -> dict[str, Any]:
     """The SelfSubjectRulesReview that lists the identity's rules in `namespace`."""
     return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
@@ -91,6 +112,17 @@ def review_body(check: dict[str, str]) -> dict[str, Any]:
         "kind": "SelfSubjectAccessReview",
         "spec": {"resourceAttributes": attributes},
     }
+
+
+def review_all(checks: list[dict[str, str]], namespace: str, send) -> list[dict[str, Any]]:
+    """The status of each check: one SelfSubjectRulesReview in `namespace` when a check is
+    namespaced, then a SelfSubjectAccessReview for each check the rules do not settle.
+    `send(body)` posts a review and returns its status as a dict."""
+    statuses: list[dict[str, Any] | None] = [None] * len(checks)
+    if any(check["namespace"] for check in checks):
+        statuses = settled_by_rules(checks, send(rules_review_body(namespace)))
+    return [status if status is not None else send(review_body(check)) or {}
+            for check, status in zip(checks, statuses)]
 
 
 def describe(check: dict[str, str]) -> str:

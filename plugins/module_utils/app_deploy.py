@@ -1,11 +1,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure decisions of the deploy step (plugins/modules/app_apply.py): what a dry run says will
 change, what the description no longer calls for, which variable an object comes from, and what
-of a Secret may be shown."""
+of a Secret may be shown; and of the teardown (plugins/modules/app_teardown.py): what goes."""
 
 from __future__ import annotations
 
 import copy
+from typing import NamedTuple
 
 # Written by the server, not by slipway: a difference here is no change of content.
 SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
@@ -106,3 +107,52 @@ def pull_failed_pods(pods: list[dict]) -> list[str]:
         if any(((s.get("state") or {}).get("waiting") or {}).get("reason") in PULL_FAILURES for s in statuses):
             failed.append(pod["metadata"]["name"])
     return failed
+
+
+# The data and the credentials: a teardown keeps them unless asked to purge.
+KEPT_ON_TEARDOWN = ("PersistentVolumeClaim", "Secret")
+
+
+class TeardownPlan(NamedTuple):
+    delete: list[dict]
+    kept: list[dict]
+    # Being deleted already (an earlier run that did not wait to the end): waited for, not counted.
+    terminating: list[dict]
+
+
+def teardown_plan(found: list[dict], purge: bool) -> TeardownPlan:
+    """What a teardown deletes, keeps and waits for, each in the order found (the model's
+    teardown order, against the apply order)."""
+    going = [obj for obj in found if (obj.get("metadata") or {}).get("deletionTimestamp")]
+    alive = [obj for obj in found if obj not in going]
+    kept = [] if purge else [obj for obj in alive if obj["kind"] in KEPT_ON_TEARDOWN]
+    return TeardownPlan([obj for obj in alive if obj not in kept], kept, going)
+
+
+# What the deploy does with an OpenShift project's namespace.
+KEEP, REQUEST = "keep", "request"
+
+
+class ProjectError(ValueError):
+    """The namespace can be neither used nor requested: the text says what to grant."""
+
+
+def project_step(namespace: str, visible: bool, may_request: bool) -> str:
+    """KEEP a namespace the identity can read: a project is its owner's, not slipway's to make
+    or label. REQUEST one it cannot read (absent, or not its own: only the request can tell) when
+    it may create projectrequests; the project then made is the requester's. Else ProjectError."""
+    if visible:
+        return KEEP
+    if may_request:
+        return REQUEST
+    raise ProjectError(
+        f"namespace {namespace} (slipway_app_namespace) does not exist or this identity may not read it, and it may "
+        "not create projectrequests.project.openshift.io to request it: grant that (the self-provisioner ClusterRole, "
+        "or playbooks/deployer-rbac.yml with deployer_rbac_projects: true), or create the project first "
+        f"(oc new-project {namespace}) and make this identity its admin")
+
+
+def project_taken(namespace: str) -> str:
+    """Why a request for a namespace that exists, unseen by the identity, was refused."""
+    return (f"namespace {namespace} (slipway_app_namespace) exists but this identity may not read it: ask its admin "
+            f"to grant it (oc adm policy add-role-to-user admin IDENTITY -n {namespace}), or choose another name")

@@ -15,7 +15,8 @@ import json
 
 from ansible.module_utils.app_model import (
     CONFIGMAP, DEPLOYMENT, HPA, INGRESS, JOB, KINDS, MANAGED_BY, MONGODB_SECRET, MONGODB_SECRET_KEY,
-    MONGODB_SECRET_PATH, NAMESPACE, PDB, ROUTE, SECRET, SERVICE, STATEFULSET, files_config_map, route_names)
+    MONGODB_SECRET_PATH, NAMESPACE, PDB, PROJECT_REQUEST, ROUTE, SECRET, SERVICE, STATEFULSET, files_config_map,
+    route_names)
 
 POD_SECURITY_MODES = ("enforce", "audit", "warn")
 # A pod annotation with a digest of the files a pod mounts: a change of content rolls it.
@@ -202,6 +203,14 @@ def namespace(model: dict) -> dict:
         object_labels[f"pod-security.kubernetes.io/{mode}-version"] = "latest"
     return {"apiVersion": NAMESPACE.api_version, "kind": NAMESPACE.kind,
             "metadata": {"name": model["namespace"], "labels": object_labels}}
+
+
+def project_request(model: dict) -> dict:
+    """The request for the namespace as an OpenShift project (what `oc new-project` sends)."""
+    said = {key: value for key, value in (("displayName", model["project"]["display_name"]),
+                                          ("description", model["project"]["description"])) if value}
+    return {"apiVersion": PROJECT_REQUEST.api_version, "kind": PROJECT_REQUEST.kind,
+            "metadata": {"name": model["namespace"]}, **said}
 
 
 def mongodb_secret(model: dict, password_b64: str) -> dict:

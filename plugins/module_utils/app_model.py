@@ -66,6 +66,9 @@ HPA = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscaler
 JOB = Kind("batch/v1", "Job", "jobs")
 PDB = Kind("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets")
 ROUTE = Kind("route.openshift.io/v1", "Route", "routes")
+# OpenShift's way for a user who may not create Namespaces to get one: create-only, cluster-scoped;
+# the API server makes the project (its namespace) and binds the requester to `admin` there.
+PROJECT_REQUEST = Kind("project.openshift.io/v1", "ProjectRequest", "projectrequests", namespaced=False)
 
 # Where the app runs: OpenShift has Routes where Kubernetes has Ingresses, and assigns each
 # namespace a range of UIDs its pods must run as (the restricted-v2 SCC).
@@ -85,7 +88,7 @@ def managed_kinds(platform: str) -> tuple[Kind, ...]:
 
 MANAGED_KINDS = managed_kinds("kubernetes")
 KEPT_KINDS = (SECRET, PVC)
-KINDS = {k.kind: k for k in (NAMESPACE, ROUTE) + MANAGED_KINDS + KEPT_KINDS}
+KINDS = {k.kind: k for k in (NAMESPACE, ROUTE, PROJECT_REQUEST) + MANAGED_KINDS + KEPT_KINDS}
 
 
 class PlatformError(ValueError):
@@ -665,11 +668,14 @@ def app_model(variables: dict, path_exists=None) -> dict:
                             or registry_secret in secrets):
         check.add(f"slipway_app_registry_pull_secret: {registry_secret!r} is not a Secret name of its own "
                   f"(not {MONGODB_SECRET}, not one of slipway_app_secrets)")
+    project = {key: str(variables.get(f"project_{key}") or "") for key in ("display_name", "description")}
     if check.problems:
         raise AppModelError(check.problems)
     return {
         "name": name,
         "namespace": namespace,
+        # What a ProjectRequest says of the project, when OpenShift's namespace is requested.
+        "project": project,
         "pod_security": variables.get("pod_security", "restricted"),
         "image_pull_policy": variables.get("image_pull_policy", "Never"),
         "placement": {"node_selector": dict(node_selector), "tolerations": copy.deepcopy(tolerations)},
@@ -697,7 +703,9 @@ def app_model(variables: dict, path_exists=None) -> dict:
 # purge (delete); the workloads it waits for are watched too. Then what it only reads to judge
 # a rollout and to roll one back (patch through the workload, pods deleted by a restart).
 KEPT_WRITTEN = (SECRET, PVC)
-WATCHED = {DEPLOYMENT, STATEFULSET, JOB}
+# Followed by watches: the waiter's workloads, and whatever the teardown deletes, until it is
+# gone. Never Secrets: a watch streams their values, and a deleted Secret is gone at once.
+WATCHED = {*MANAGED_KINDS, ROUTE, PVC}
 READ = (
     {"resource": "pods", "verbs": ["get", "list", "watch", "delete"]},
     {"resource": "pods", "subresource": "log", "verbs": ["get"]},
@@ -715,9 +723,17 @@ def permissions(model: dict) -> list[dict]:
     only = (lambda name: {"platform": name}) if platform == "auto" else (lambda name: {})
     granted = []
     if platform != "openshift":
-        # An OpenShift project is made by its owner (oc new-project), and its labels are OpenShift's.
         granted.append({"resource": NAMESPACE.plural, "name": model["namespace"], "verbs": ["get", "create", "patch"],
                         "cluster": True, **only("kubernetes")})
+    if platform != "kubernetes":
+        # An OpenShift project's labels are OpenShift's: the deploy only reads it, to know it is
+        # there and the identity's (a Role in the namespace grants it, as the project's admin role does).
+        granted.append({"resource": NAMESPACE.plural, "name": model["namespace"], "verbs": ["get"],
+                        **only("openshift")})
+        # Only while the namespace is not there: it is requested as a project, whose admin role
+        # then grants the requester every namespaced permission below.
+        granted.append({"group": PROJECT_REQUEST.api_version.rpartition("/")[0], "resource": PROJECT_REQUEST.plural,
+                        "verbs": ["create"], "cluster": True, "creates_namespace": True, **only("openshift")})
     for kind in KEPT_WRITTEN + managed_kinds(platform):
         group = kind.api_version.rpartition("/")[0]
         verbs = ["get", "list"] + (["watch"] if kind in WATCHED else []) + ["create", "patch", "delete"]

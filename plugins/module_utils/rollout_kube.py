@@ -53,6 +53,10 @@ class NotFound(ApiError):
     pass
 
 
+class Conflict(ApiError):
+    """409: what a create names exists already."""
+
+
 class Gone(ApiError):
     """The resourceVersion is older than the server keeps: list again."""
 
@@ -65,6 +69,11 @@ class Unreachable(ApiError):
 class ResourceType:
     prefix: str
     plural: str
+
+    @classmethod
+    def of(cls, api_version: str, plural: str) -> "ResourceType":
+        """The type of `plural` in `api_version` (`v1` is the core group's)."""
+        return cls("/api/v1" if api_version == "v1" else f"/apis/{api_version}", plural)
 
     @property
     def group(self) -> str:
@@ -160,6 +169,8 @@ class KubeApi:
             raise Forbidden(f"RBAC denied: cannot {verb} {what}{where}: {message}")
         if raw.status == 404:
             raise NotFound(f"{verb} {what}{where}: not found: {message}")
+        if raw.status == 409:
+            raise Conflict(f"{verb} {what}{where} failed (409): {message}")
         if raw.status == 410:
             raise Gone(message)
         if raw.status == 429 or raw.status >= 500:
@@ -240,6 +251,12 @@ class KubeApi:
                          content_type="application/apply-patch+yaml")
         warnings = raw.headers.getlist("Warning") if hasattr(raw.headers, "getlist") else []
         return self._json(raw), warnings
+
+    def create(self, rtype: ResourceType, namespace: str, body: dict) -> dict:
+        """POST a new object: for what can only be created (a ProjectRequest, an access review)."""
+        what = rtype.plural + (f"/{body['metadata']['name']}" if body.get("metadata", {}).get("name") else "")
+        return self._json(self._open("POST", rtype.path(namespace), "create", what, namespace,
+                                     body=body, content_type="application/json"))
 
     def delete(self, rtype: ResourceType, namespace: str, name: str, propagation: str = "") -> None:
         query = [("propagationPolicy", propagation)] if propagation else []

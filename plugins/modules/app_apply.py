@@ -24,7 +24,12 @@ description:
   - In check mode the same dry runs say what would change (the drift check); nothing is written.
   - On OpenShift (the model's platform; C(auto), not yet resolved, is resolved here from the API
     groups) the components with a host get Routes instead of the Ingress, pods name no UID, and
-    the namespace, the project's owner's, is neither created nor labelled.
+    the namespace, the project's owner's, is not labelled. One the identity cannot read is
+    requested as a project (C(project.openshift.io/v1) ProjectRequest, with the model's display
+    name and description) when the identity may create C(projectrequests); the API server then
+    makes the namespace and binds the requester to C(admin) there, and the deploy goes on once
+    access reviews say that binding grants every namespaced permission slipway needs (it appears
+    a moment after the request), within O(wait_timeout).
 options:
   model:
     description: The app model, C(slipway_app_model).
@@ -114,7 +119,7 @@ changes:
   type: list
   elements: str
   returned: always
-  sample: [Deployment/backend, Job/add-test-content-1a2b3c4d5e, Deployment/old (pruned)]
+  sample: [ProjectRequest/shop, Deployment/backend, Job/add-test-content-1a2b3c4d5e, Deployment/old (pruned)]
 jobs:
   description: The names of the Jobs of this model (a digest of each one's spec).
   type: list
@@ -141,15 +146,19 @@ targets:
 import base64
 import secrets
 import string
+import time
 
+from ansible.module_utils.access_review import expand_permissions, review_all, summarize
 from ansible.module_utils.app_deploy import (
-    change_of, content, origin, pod_security_violations, prunable, pull_failed_pods, redacted, ref, workload_summary)
+    KEEP, ProjectError, change_of, content, origin, pod_security_violations, project_step, project_taken, prunable,
+    pull_failed_pods, redacted, ref, workload_summary)
 from ansible.module_utils.app_manifests import (
-    PatchError, app_objects, mongodb_secret, namespace, registry_pull_secret, user_secrets)
+    PatchError, app_objects, mongodb_secret, namespace, project_request, registry_pull_secret, user_secrets)
 from ansible.module_utils.app_model import (
-    KINDS, NAMESPACE, SECRET, PlatformError, expected_objects, image_refs, platform_of, with_platform)
+    KINDS, NAMESPACE, SECRET, PlatformError, expected_objects, image_refs, permissions, platform_of, with_platform)
 from ansible.module_utils.kube_module import k8s_module
-from ansible.module_utils.rollout_kube import PODS, ApiError, ResourceType, connect
+from ansible.module_utils.rollout_kube import (
+    PODS, ApiError, Backoff, Conflict, Forbidden, NotFound, ResourceType, connect)
 from ansible.module_utils.rollout_targets import parse_targets
 from ansible.module_utils.rollout_waiter import (
     FAILING,
@@ -175,6 +184,8 @@ OPTIONS_SPEC = dict(
     **PROGRESS_OPTIONS,
 )
 PASSWORD_LENGTH = 32
+REVIEWS = {kind: ResourceType("/apis/authorization.k8s.io/v1", kind.lower() + "s")
+           for kind in ("SelfSubjectRulesReview", "SelfSubjectAccessReview")}
 
 
 class Refused(Exception):
@@ -182,9 +193,7 @@ class Refused(Exception):
 
 
 def _rtype(kind: str) -> ResourceType:
-    known = KINDS[kind]
-    prefix = "/api/v1" if known.api_version == "v1" else f"/apis/{known.api_version}"
-    return ResourceType(prefix, known.plural)
+    return ResourceType.of(KINDS[kind].api_version, KINDS[kind].plural)
 
 
 class Deploy:
@@ -277,19 +286,70 @@ class Deploy:
         if failing:
             self.fail("; ".join(failing))
 
+    # An OpenShift project.
+    def _reviews(self, entries: list[dict]) -> dict:
+        """What access reviews say of the identity's `entries` (permissions) in the namespace."""
+        checks = expand_permissions(entries, self.namespace)
+        return summarize(checks, review_all(checks, self.namespace,
+                                            lambda body: self.api.create(REVIEWS[body["kind"]], "", body)["status"]))
+
+    def _namespace_visible(self) -> bool:
+        try:
+            self.api.get(_rtype(NAMESPACE.kind), "", self.namespace)
+        except (Forbidden, NotFound):
+            return False
+        return True
+
+    def request_project(self) -> bool:
+        """The project's namespace, requested when the identity cannot read it (and may ask for
+        it); True when it was (or, in check mode, would be) requested."""
+        granted = permissions(self.model)
+        makers = [entry for entry in granted if entry.get("creates_namespace")]
+        visible = self._namespace_visible()
+        try:
+            step = project_step(self.namespace, visible, visible or not self._reviews(makers)["missing"])
+        except ProjectError as err:
+            raise Refused(f"{err}; nothing was changed") from err
+        if step == KEEP:
+            return False
+        request = project_request(self.model)
+        self.changes.append(ref(request))
+        if self.module.check_mode:
+            return True
+        try:
+            self.api.create(_rtype(request["kind"]), "", request)
+        except Conflict as err:
+            raise Refused(f"{project_taken(self.namespace)}; nothing was changed") from err
+        # The requester's admin binding reaches the authorizer a moment after the request
+        # returns: the deploy goes on once the reviews say it grants what the deploy needs.
+        inside = [entry for entry in granted if not entry.get("cluster")]
+        deadline, backoff = time.monotonic() + self.module.params["wait_timeout"], Backoff()
+        while True:
+            missing = self._reviews(inside)["missing"]
+            if not missing:
+                return True
+            if time.monotonic() > deadline:
+                self.fail(f"project {self.namespace} was requested, but its admin role still does not let this identity "
+                          f"do what the deploy needs: {'; '.join(missing)} (the cluster's project template binds the "
+                          "requester: ask its admin)")
+            time.sleep(backoff.next())
+
     # The steps.
     def run(self) -> dict:
         model = self.model
-        if model["platform"] != "openshift":
+        if model["platform"] == "openshift":
+            # An OpenShift project is its owner's (oc new-project): its namespace is not ours to label.
+            absent = self.request_project()
+        else:
             ns_object = namespace(model)
             ns_live = self.api.get_or_none(_rtype(NAMESPACE.kind), "", self.namespace)
             pending_ns = self.dry_run([ns_object], {("Namespace", self.namespace): ns_live} if ns_live else {})
-            if ns_live is None and self.module.check_mode:
-                # Nothing in a namespace that does not exist can be dry-run: all of it would be created.
-                self.changes.extend(ref(obj) for obj in self._objects({}))
-                return self.result(f"namespace {self.namespace} does not exist yet: everything would be created")
+            absent = ns_live is None
             self.apply(pending_ns)
-        # An OpenShift project is its owner's (oc new-project): its namespace is not ours to make or label.
+        if absent and self.module.check_mode:
+            # Nothing in a namespace that does not exist can be dry-run: all of it would be created.
+            self.changes.extend(ref(obj) for obj in self._objects({}))
+            return self.result(f"namespace {self.namespace} does not exist yet: everything would be created")
         live = self.live()
         replicas = {name: obj["spec"].get("replicas") for (kind, name), obj in live.items() if kind == "Deployment"}
         secrets = ([self._secret()] if model["has_mongodb"] else []) + self._user_secrets() + self._pull_secret()

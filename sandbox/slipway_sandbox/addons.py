@@ -1,5 +1,6 @@
 """What a cluster has beside its nodes, as host processes: the API server's address on the bridge,
-cluster DNS, an Ingress controller, metrics-server and the volume provisioner.
+cluster DNS, an Ingress controller, metrics-server, the volume provisioner and the stand-in for
+OpenShift's ProjectRequest API (openshift.py).
 
 Each runs on the host with an identity of its own (pki.IDENTITIES) bound to a ClusterRole below,
 and listens on 127.0.0.1 or on the bridge's HOST_ADDRESS only.
@@ -16,8 +17,8 @@ from .layout import CLUSTER_DOMAIN, HERE, HOST_ADDRESS, INGRESS_CLASS, NODE, PKI
 from .supervisor import Component
 
 INGRESS_CONTROLLER = "traefik.io/ingress-controller"
-# The provisioner is Python with the kubernetes client: the project's virtualenv, named by its
-# path so that `down`, run by any Python, finds the same process.
+# The provisioner and the projects reconciler are Python with the kubernetes client: the project's
+# virtualenv, named by its path so that `down`, run by any Python, finds the same process.
 VENV_PYTHON = HERE.parent / ".venv" / "bin" / "python"
 VOLUMES = STATE / "volumes"
 
@@ -75,6 +76,14 @@ def components(bin_dir: Path) -> list[Component]:
              f"--root={VOLUMES}", f"--provisioner={VOLUME_PROVISIONER}",
              f"--health-port={PORTS['volumes-health']}"],
             health=f"http://127.0.0.1:{PORTS['volumes-health']}/healthz", port=PORTS["volumes-health"],
+            cwd=HERE,
+        ),
+        # Serves the OpenShift shape's ProjectRequests, which exist whenever the shape does.
+        Component(
+            "projects",
+            [str(VENV_PYTHON), "-m", "slipway_sandbox.projects", f"--kubeconfig={PKI / 'projects.kubeconfig'}",
+             f"--health-port={PORTS['projects-health']}"],
+            health=f"http://127.0.0.1:{PORTS['projects-health']}/healthz", port=PORTS["projects-health"],
             cwd=HERE,
         ),
         Component(

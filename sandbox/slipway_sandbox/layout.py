@@ -34,6 +34,7 @@ PORTS = {
     "ingress-ping": 16082,
     "metrics-server": 16444,
     "volumes-health": 16445,
+    "projects-health": 16446,
     # The image registry (on the bridge, where the node pulls) and its health endpoint, and the
     # Docker engine's TLS endpoint (as `minikube docker-env` names a node's daemon).
     "registry": 15000,

@@ -8,19 +8,40 @@ It checks slipway's manifests against the OpenShift rules they must meet; it is 
   a MutatingAdmissionPolicy gives a pod that names no UID (or fsGroup) the first of the range,
   as the SCC admission does, and a ValidatingAdmissionPolicy refuses a UID or fsGroup outside
   the range, a container that keeps a capability or may escalate its privileges.
+- ProjectRequests (project.openshift.io/v1), which a user who may not create Namespaces sends to
+  get one: on OpenShift an API of the API server itself, create-only, that makes the project and
+  binds the requester to `admin` there before it answers. Here a stand-in: a CRD stores the
+  request, a MutatingAdmissionPolicy records who sent it (request.userInfo.username, as
+  OpenShift records the requester), and a reconciler of the sandbox's (slipway_sandbox.projects,
+  a host process) makes the namespace, with this shape's labels and a UID range of its own, and
+  the requester's RoleBinding to `admin`, then deletes the request. So the namespace and the
+  binding appear a moment after the request is answered (as the binding reaches OpenShift's
+  authorizer a moment later), and a request for a namespace that exists is not refused at once
+  (OpenShift answers 409) but left unanswered: the reconciler hands no existing namespace over.
+  `admin` aggregates Routes, as OpenShift's does.
 The security.openshift.io group is not served, so slipway's `auto` platform still finds plain
 Kubernetes here; a test that wants OpenShift asks for it.
 """
 
 from __future__ import annotations
 
+from .addons import cluster_role
+
 SCC_LABEL = "sandbox.slipway.dev/scc"
 UID_RANGE = "openshift.io/sa.scc.uid-range"
 SUPPLEMENTAL_GROUPS = "openshift.io/sa.scc.supplemental-groups"
 POLICY = "slipway-sandbox-restricted-v2"
+# What OpenShift writes on a requested project's namespace.
+REQUESTER = "openshift.io/requester"
+DISPLAY_NAME = "openshift.io/display-name"
+DESCRIPTION = "openshift.io/description"
+PROJECTS_GROUP = "project.openshift.io"
+REQUESTER_POLICY = "slipway-sandbox-project-requester"
+# OpenShift's default UID ranges: blocks of 10000 from 1000000000, one per project.
+UID_BASE, UID_BLOCK = 1000000000, 10000
 
 
-def namespace_annotations(first: int = 1000660000, size: int = 10000) -> tuple[dict, dict]:
+def namespace_annotations(first: int = 1000660000, size: int = UID_BLOCK) -> tuple[dict, dict]:
     """The labels and annotations that give a namespace the shape, as OpenShift's namespace
     controller would annotate a new project."""
     return ({SCC_LABEL: "restricted-v2"},
@@ -160,5 +181,104 @@ def restrict_policy() -> list[dict]:
     ]
 
 
+def project_request_crd() -> dict:
+    """ProjectRequest as OpenShift's API takes it: cluster-scoped, a name, a display name and a
+    description (no spec)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"projectrequests.{PROJECTS_GROUP}"},
+        "spec": {"group": PROJECTS_GROUP, "scope": "Cluster",
+                 "names": {"kind": "ProjectRequest", "plural": "projectrequests", "singular": "projectrequest",
+                           "listKind": "ProjectRequestList"},
+                 "versions": [{"name": "v1", "served": True, "storage": True,
+                               "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                   "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                   "metadata": {"type": "object"},
+                                   "displayName": _string("The project's name for people."),
+                                   "description": _string("What the project is for.")}}}}]},
+    }
+
+
+def requester_policy() -> list[dict]:
+    """Who sent a ProjectRequest, recorded on it at admission, where no client can forge it."""
+    mutation = (f"Object{{metadata: Object.metadata{{annotations: {{'{REQUESTER}': request.userInfo.username}}}}}}")
+    return [
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicy",
+         "metadata": {"name": REQUESTER_POLICY},
+         "spec": {"matchConstraints": {"resourceRules": [
+                      {"apiGroups": [PROJECTS_GROUP], "apiVersions": ["v1"], "operations": ["CREATE"],
+                       "resources": ["projectrequests"]}]},
+                  "failurePolicy": "Fail", "reinvocationPolicy": "Never",
+                  "mutations": [{"patchType": "ApplyConfiguration", "applyConfiguration": {"expression": mutation}}]}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicyBinding",
+         "metadata": {"name": REQUESTER_POLICY}, "spec": {"policyName": REQUESTER_POLICY}},
+    ]
+
+
+def admin_aggregates_routes() -> dict:
+    """OpenShift's `admin` covers Routes (a project's admin may expose it); Kubernetes' does not."""
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "slipway-sandbox:aggregate-routes-to-admin",
+                         "labels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true"}},
+            "rules": [{"apiGroups": ["route.openshift.io"], "resources": ["routes"],
+                       "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+                      {"apiGroups": ["route.openshift.io"], "resources": ["routes/custom-host"], "verbs": ["create"]},
+                      {"apiGroups": ["route.openshift.io"], "resources": ["routes/status"],
+                       "verbs": ["get", "list", "watch"]}]}
+
+
+# What the reconciler (slipway_sandbox.projects) may do: read and consume the requests, make
+# namespaces, and bind `admin` (RBAC lets it grant that role only with `bind` on it).
+RECONCILER_RULES = [
+    {"apiGroups": [PROJECTS_GROUP], "resources": ["projectrequests"], "verbs": ["get", "list", "watch", "delete"]},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch", "create"]},
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]},
+    {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"],
+     "resourceNames": ["admin"]},
+]
+
+
+def free_uid_range(namespaces: list[dict]) -> int:
+    """The first UID of the lowest block no namespace has, as OpenShift gives each project its own."""
+    taken = set()
+    for namespace in namespaces:
+        annotated = (namespace["metadata"].get("annotations") or {}).get(UID_RANGE, "")
+        first = annotated.split("/")[0]
+        if first.isdigit():
+            taken.add(int(first))
+    first = UID_BASE
+    while first in taken:
+        first += UID_BLOCK
+    return first
+
+
+def project_namespace(request: dict, first_uid: int) -> dict:
+    """The namespace a request makes: this shape's labels and the UID range, the requester and
+    what the request says of the project, as OpenShift annotates a project's namespace; Pod
+    Security `restricted` enforced, as the tests' hand-made projects have it."""
+    labels, annotations = namespace_annotations(first_uid)
+    said = {key: request[field] for key, field in ((DISPLAY_NAME, "displayName"), (DESCRIPTION, "description"))
+            if request.get(field)}
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": request["metadata"]["name"],
+                         "labels": {**labels, "pod-security.kubernetes.io/enforce": "restricted"},
+                         "annotations": {**annotations, REQUESTER: requester_of(request), **said}}}
+
+
+def requester_of(request: dict) -> str:
+    """Who sent the request ("" when the policy did not see it: made before the policy was)."""
+    return (request["metadata"].get("annotations") or {}).get(REQUESTER, "")
+
+
+def admin_binding(request: dict) -> dict:
+    """The requester made the project's admin, as OpenShift's default project template binds it
+    (by user name, which a ServiceAccount's token authenticates as too)."""
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "admin", "namespace": request["metadata"]["name"]},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": requester_of(request)}]}
+
+
 def cluster_objects() -> list[dict]:
-    return [route_crd(), *assign_policy(), *restrict_policy()]
+    return [route_crd(), *assign_policy(), *restrict_policy(), project_request_crd(), *requester_policy(),
+            admin_aggregates_routes(), *cluster_role("projects", RECONCILER_RULES)]

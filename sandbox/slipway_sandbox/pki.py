@@ -57,11 +57,13 @@ IDENTITIES = (
     Identity("metrics-server", "slipway:metrics-server"),
     Identity("ingress", "slipway:ingress"),
     Identity("volumes", "slipway:volumes"),
+    Identity("projects", "slipway:projects"),
     # A client of the Docker engine's TLS endpoint (layout.DOCKER_CERTS).
     Identity("docker-client", "slipway-docker-client", kubernetes_user=False),
 )
-# Bumped whenever IDENTITIES change: the leaf certificates are issued anew, the CA and the
-# service-account key (and so every token and the cluster's state) are kept.
+# Bumped whenever an identity's names change: the leaf certificates are issued anew, the CA and
+# the service-account key (and so every token and the cluster's state) are kept. An identity
+# added gets its certificate without a bump, the others' are kept.
 PKI_GENERATION = "3"
 
 
@@ -72,7 +74,9 @@ def ensure_pki() -> None:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     marker = PKI / "complete"
-    if marker.exists() and marker.read_text().strip() == PKI_GENERATION:
+    current = marker.exists() and marker.read_text().strip() == PKI_GENERATION
+    issued = [identity for identity in IDENTITIES if not (current and (PKI / f"{identity.name}.crt").exists())]
+    if not issued:
         return
     PKI.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -115,7 +119,7 @@ def ensure_pki() -> None:
         write_key("ca", ca_key)
         write_cert("ca", ca_cert)
 
-    for identity in IDENTITIES:
+    for identity in issued:
         key = ec.generate_private_key(ec.SECP256R1())
         attributes = [x509.NameAttribute(NameOID.COMMON_NAME, identity.common_name)]
         if identity.organization:

@@ -145,15 +145,16 @@ def test_awx_style_environment_without_kubeconfig(namespace: str, identity, serv
     run = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace}, inventory="inventory/remote")
     assert run.returncode == 0, run.stderr
     assert run.results("Review what the deploy needs to do")[0]["missing"] == []
-    assert "K8S_AUTH_*" in run.results("Report the cluster")[0]["msg"]
+    assert f"(the token in K8S_AUTH_API_KEY for {server[0]})" in run.results("Report the cluster")[0]["msg"]
     assert not (home / ".kube").exists()
 
     monkeypatch.setenv("K8S_AUTH_API_KEY", "not-a-token")
     refused = run_playbook(PLAYBOOK, {"slipway_app_namespace": namespace}, inventory="inventory/remote")
     assert refused.returncode != 0
     message = refused.results("Stop when the API server cannot be asked")[0]["msg"]
-    assert message.startswith("Cannot check the cluster (current context, K8S_AUTH_* or ~/.kube/config):")
-    assert "401 Unauthorized" in message
+    assert message.startswith("The API server refused the credentials, wrong, expired or revoked "
+                              f"(the token in K8S_AUTH_API_KEY for {server[0]}):")
+    assert "401 Unauthorized" in message and "not-a-token" not in message
 
 
 def test_remote_inventory_with_a_kubeconfig_from_the_environment(namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,5 +178,6 @@ def test_unreachable_api_is_reported_with_its_error(tmp_path: Path, monkeypatch:
     run = run_playbook(PLAYBOOK, {"cluster_preflight_kubeconfig": "", "cluster_preflight_context": ""})
     assert run.returncode != 0
     message = run.results("Stop when the API server cannot be asked")[0]["msg"]
-    assert message.startswith("The Kubernetes API server does not answer (current context, K8S_AUTH_* or ~/.kube/config):")
+    assert message.startswith("The Kubernetes API server does not answer "
+                              "(the token in K8S_AUTH_API_KEY for https://127.0.0.1:1):")
     assert "Connection refused" in message

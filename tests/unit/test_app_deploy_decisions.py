@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from ansible.module_utils import app_deploy
+from ansible.module_utils.app_deploy import ref, teardown_plan
 from ansible.module_utils.app_model import app_model
 
 LIVE = {
@@ -98,3 +99,50 @@ def test_the_pods_whose_pull_failed_are_told_from_the_others() -> None:
     pods = [pod("pulling-failed", "ErrImagePull"), pod("backing-off", "ImagePullBackOff", init=True),
             pod("running", None), pod("crashing", "CrashLoopBackOff"), {"metadata": {"name": "new"}}]
     assert app_deploy.pull_failed_pods(pods) == ["pulling-failed", "backing-off"]
+
+
+def _obj(kind: str, name: str, terminating: bool = False) -> dict:
+    metadata = {"name": name, "uid": f"{kind}-{name}"}
+    if terminating:
+        metadata["deletionTimestamp"] = "2026-12-01T21:00:00Z"
+    return {"kind": kind, "metadata": metadata}
+
+
+TORN_DOWN = [_obj("Job", "seed"), _obj("Deployment", "backend"), _obj("StatefulSet", "mongodb"),
+             _obj("Service", "old", terminating=True), _obj("Secret", "mongodb"),
+             _obj("PersistentVolumeClaim", "data-mongodb-0")]
+
+
+def test_a_teardown_deletes_the_workloads_in_order_and_keeps_the_data_and_secrets() -> None:
+    plan = teardown_plan(TORN_DOWN, purge=False)
+    assert [ref(o) for o in plan.delete] == ["Job/seed", "Deployment/backend", "StatefulSet/mongodb"]
+    assert [ref(o) for o in plan.kept] == ["Secret/mongodb", "PersistentVolumeClaim/data-mongodb-0"]
+    assert [ref(o) for o in plan.terminating] == ["Service/old"]
+
+
+def test_a_purge_deletes_the_data_and_secrets_too() -> None:
+    plan = teardown_plan(TORN_DOWN, purge=True)
+    assert [ref(o) for o in plan.delete] == ["Job/seed", "Deployment/backend", "StatefulSet/mongodb",
+                                             "Secret/mongodb", "PersistentVolumeClaim/data-mongodb-0"]
+    assert plan.kept == []
+
+
+def test_a_teardown_of_nothing_deletes_nothing() -> None:
+    assert teardown_plan([], purge=True) == ([], [], [])
+
+
+def test_an_openshift_project_the_identity_can_read_is_kept() -> None:
+    assert app_deploy.project_step("shop", visible=True, may_request=False) == app_deploy.KEEP
+
+
+def test_a_project_the_identity_cannot_read_is_requested_when_it_may() -> None:
+    assert app_deploy.project_step("shop", visible=False, may_request=True) == app_deploy.REQUEST
+
+
+def test_a_project_neither_readable_nor_requestable_says_what_to_grant() -> None:
+    with pytest.raises(app_deploy.ProjectError) as refused:
+        app_deploy.project_step("shop", visible=False, may_request=False)
+    message = str(refused.value)
+    assert message.startswith("namespace shop (slipway_app_namespace) does not exist or this identity may not read it")
+    assert "projectrequests.project.openshift.io" in message and "oc new-project shop" in message
+    assert "slipway_app_namespace" in app_deploy.project_taken("shop")

@@ -423,7 +423,7 @@ def test_the_argument_specs_and_the_model_know_the_same_keys_and_defaults() -> N
     read = {"name", "namespace", "ingress_domain", "ingress_class", "ingress_port", "pod_security", "node_selector",
             "tolerations", "image_pull_policy", "mongodb", "redis", "common_env", "components", "jobs",
             "ingress_annotations", "ingress_tls_secret", "image_pull_secrets", "registry_pull_secret", "patches",
-            "secrets", "platform"}
+            "secrets", "platform", "project_display_name", "project_description"}
     assert {f"slipway_app_{key}" for key in read} <= set(SPECS)
     role_tasks = (REPO / "roles" / "slipway_app" / "tasks" / "main.yml").read_text()
     # The platform, once found for the run (by this role or the preflight), is read in its place.
@@ -513,11 +513,22 @@ def test_a_route_per_path_is_rendered_and_kept_by_pruning() -> None:
 
 def test_each_platform_asks_for_its_own_permissions() -> None:
     def resources(granted: list[dict]) -> set[str]:
-        return {(p.get("group", ""), p["resource"], p.get("subresource", "")) for p in granted}
+        return {(p.get("group", ""), p["resource"], p.get("subresource", ""), bool(p.get("cluster")),
+                 bool(p.get("creates_namespace")), tuple(p["verbs"])) for p in granted}
 
     kubernetes, openshift = model_of(), model_of(platform="openshift")
-    only_kubernetes = {("", "namespaces", ""), ("networking.k8s.io", "ingresses", "")}
-    only_openshift = {("route.openshift.io", "routes", ""), ("route.openshift.io", "routes", "custom-host")}
+    # Edges are watched too: the teardown follows what it deletes until it is gone.
+    writes = ("get", "list", "watch", "create", "patch", "delete")
+    # Kubernetes: the namespace is slipway's to make and label; OpenShift: a project is only
+    # read, and requested when it is not there.
+    only_kubernetes = {("", "namespaces", "", True, False, ("get", "create", "patch")),
+                       ("networking.k8s.io", "ingresses", "", False, False, writes)}
+    only_openshift = {("", "namespaces", "", False, False, ("get",)),
+                      ("project.openshift.io", "projectrequests", "", True, True, ("create",)),
+                      ("route.openshift.io", "routes", "", False, False, writes),
+                      ("route.openshift.io", "routes", "custom-host", False, False, ("create",))}
+    assert resources(app_model.permissions(kubernetes)) >= only_kubernetes
+    assert resources(app_model.permissions(openshift)) >= only_openshift
     assert resources(app_model.permissions(kubernetes)) & only_openshift == set()
     assert resources(app_model.permissions(openshift)) & only_kubernetes == set()
     assert resources(app_model.permissions(kubernetes)) - only_kubernetes == \
@@ -526,6 +537,15 @@ def test_each_platform_asks_for_its_own_permissions() -> None:
     unresolved = app_model.permissions(model_of(platform="auto"))
     for platform, model in (("kubernetes", kubernetes), ("openshift", openshift)):
         assert app_model.permissions_on(unresolved, platform) == app_model.permissions(model)
+
+
+def test_a_project_is_requested_with_what_the_variables_say_of_it() -> None:
+    assert app_manifests.project_request(model_of(platform="openshift")) == {
+        "apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest", "metadata": {"name": "slipway-demo"}}
+    described = model_of(platform="openshift", project_display_name="Shop", project_description="The shop's app")
+    assert app_manifests.project_request(described) == {
+        "apiVersion": "project.openshift.io/v1", "kind": "ProjectRequest", "metadata": {"name": "slipway-demo"},
+        "displayName": "Shop", "description": "The shop's app"}
 
 
 def test_an_unresolved_platform_is_never_rendered() -> None:

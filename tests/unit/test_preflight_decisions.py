@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,14 @@ from ansible.module_utils.access_review import (
     PermissionSpecError,
     describe,
     expand_permissions,
+    review_all,
     review_body,
     rules_review_body,
     settled_by_rules,
     summarize,
+    to_review,
 )
+from ansible.module_utils.app_model import app_model, permissions
 
 spec = importlib.util.spec_from_file_location(
     "preflight_filters", Path(__file__).resolve().parents[2] / "plugins" / "filter" / "preflight.py"
@@ -129,3 +133,61 @@ def test_rules_match_as_rbac_matches_them(rule: dict, expected: list) -> None:
 def test_rules_review_body() -> None:
     assert rules_review_body("shop") == {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
                                          "spec": {"namespace": "shop"}}
+
+
+# OpenShift's list, as app_model.permissions makes it: one entry makes the namespace.
+REQUEST = {"group": "project.openshift.io", "resource": "projectrequests", "verbs": ["create"], "cluster": True,
+           "creates_namespace": True}
+ON_OPENSHIFT = [{"resource": "namespaces", "name": "shop", "verbs": ["get"]},
+                {"group": "apps", "resource": "deployments", "verbs": ["create"]},
+                {"resource": "nodes", "verbs": ["list"], "cluster": True}, REQUEST]
+
+
+def test_a_namespace_that_is_there_is_reviewed_without_what_would_request_it() -> None:
+    assert to_review(ON_OPENSHIFT, "shop", True) == (ON_OPENSHIFT[:3], "")
+
+
+def test_a_namespace_not_there_is_to_be_requested_and_its_own_permissions_wait_for_it() -> None:
+    kept, note = to_review(ON_OPENSHIFT, "shop", False)
+    assert kept == ON_OPENSHIFT[2:]
+    assert note == ("namespace shop does not exist (or the identity may not see it): it will be requested (create "
+                    "projectrequests.project.openshift.io (cluster-wide)); the namespaced permissions come with the "
+                    "project's admin role and are checked once it is made")
+
+
+def test_without_an_entry_that_makes_the_namespace_everything_is_reviewed() -> None:
+    assert to_review(PERMISSIONS, "shop", None) == (PERMISSIONS, "")
+    assert to_review(PERMISSIONS, "shop", False) == (PERMISSIONS, "")
+
+
+def test_review_all_sends_one_rules_review_then_access_reviews_for_the_rest() -> None:
+    checks = expand_permissions(ON_OPENSHIFT[:3], "shop")
+    sent = []
+
+    def send(body: dict) -> dict:
+        sent.append(body)
+        if body["kind"] == "SelfSubjectRulesReview":
+            return {"resourceRules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["namespaces"]}]}
+        return {"allowed": body["spec"]["resourceAttributes"]["resource"] == "nodes"}
+
+    statuses = review_all(checks, "shop", send)
+    assert [body["kind"] for body in sent] == ["SelfSubjectRulesReview", "SelfSubjectAccessReview",
+                                               "SelfSubjectAccessReview"]
+    assert summarize(checks, statuses)["missing"] == ["cannot create deployments.apps in namespace shop"]
+
+
+PROJECT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "project"
+
+
+def test_a_projects_admin_role_grants_every_namespaced_permission_of_the_deploy_and_nothing_before_it() -> None:
+    """On the sandbox's rules reviews of a requester (recorded, tests/unit/fixtures/project/):
+    before its admin binding, and after it in the project it requested."""
+    model = app_model({"name": "shop", "namespace": "shop", "platform": "openshift",
+                       "mongodb": {"enabled": False}, "redis": {"enabled": False},
+                       "components": [{"name": "web", "image": "web:1", "port": 8080, "ingress_host": "web"}]})
+    inside = expand_permissions([entry for entry in permissions(model) if not entry.get("cluster")], "shop")
+    assert {check["resource"] for check in inside} >= {"routes", "deployments", "namespaces", "pods"}
+    admin = json.loads((PROJECT_FIXTURES / "rules_review_project_admin.json").read_text())
+    before = json.loads((PROJECT_FIXTURES / "rules_review_before_the_binding.json").read_text())
+    assert [status and status["allowed"] for status in settled_by_rules(inside, admin)] == [True] * len(inside)
+    assert settled_by_rules(inside, before) == [None] * len(inside)

@@ -130,6 +130,15 @@ def test_the_preflight_reviews_a_named_object_as_the_grant_allows_it() -> None:
         "verb": "create", "group": "", "resource": "namespaces", "name": "shop"}
 
 
+def test_a_project_requester_is_granted_only_the_request_and_any_other_deployer_all_but_it() -> None:
+    request = {"group": "project.openshift.io", "resource": "projectrequests", "verbs": ["create"], "cluster": True,
+               "creates_namespace": True}
+    assert rbac.rbac_grants([*PERMISSIONS, request], projects=True) == [request]
+    assert rbac.rbac_grants([*PERMISSIONS, request]) == PERMISSIONS
+    assert rbac.rbac_rules(rbac.rbac_grants([*PERMISSIONS, request], projects=True), cluster=True) == [
+        {"apiGroups": ["project.openshift.io"], "resources": ["projectrequests"], "verbs": ["create"]}]
+
+
 def test_a_permission_without_verbs_is_refused() -> None:
     with pytest.raises(AnsibleFilterError, match="needs a resource and verbs"):
         rbac.rbac_rules([{"resource": "pods"}])
@@ -184,3 +193,34 @@ def test_undo_to_an_unknown_revision_lists_those_kept() -> None:
 ])
 def test_empty_connection_settings_are_left_to_kubernetes_core(kubeconfig, context, options) -> None:
     assert connection.k8s_connection(kubeconfig, context) == options
+
+
+@pytest.mark.parametrize(("answer", "names"), [
+    (["backend", "worker"], ["backend", "worker"]),
+    ("backend", ["backend"]),
+    ("backend\nworker\n", ["backend", "worker"]),
+    ("backend, worker", ["backend", "worker"]),
+    ("", []),
+    ([], []),
+    (None, []),
+])
+def test_a_survey_answer_is_read_as_a_list_of_names(answer, names) -> None:
+    assert runbook.survey_list(answer, "app_ops_components") == names
+
+
+def test_a_survey_answer_that_is_no_list_of_names_is_refused_naming_the_variable() -> None:
+    with pytest.raises(AnsibleFilterError, match="app_ops_components must be a list of names"):
+        runbook.survey_list({"backend": 1}, "app_ops_components")
+
+
+@pytest.mark.parametrize(("kubeconfig", "context", "environment", "said"), [
+    ("/etc/kube.conf", "prod", {"K8S_AUTH_API_KEY": True}, "context prod of /etc/kube.conf"),
+    ("", "", {"K8S_AUTH_API_KEY": True, "K8S_AUTH_HOST": "https://api:6443", "KUBECONFIG": "/k"},
+     "the token in K8S_AUTH_API_KEY for https://api:6443"),
+    ("", "", {"K8S_AUTH_API_KEY": False, "K8S_AUTH_KUBECONFIG": "/awx/kube", "K8S_AUTH_CONTEXT": "c1"},
+     "context c1 of K8S_AUTH_KUBECONFIG (/awx/kube)"),
+    ("", "", {"K8S_AUTH_API_KEY": False, "KUBECONFIG": "/k", "K8S_AUTH_HOST": ""}, "current context of KUBECONFIG (/k)"),
+    (None, None, {}, "current context of ~/.kube/config"),
+])
+def test_the_credential_in_use_is_named_as_kubernetes_core_picks_it(kubeconfig, context, environment, said) -> None:
+    assert connection.k8s_identity(kubeconfig, context, environment) == said

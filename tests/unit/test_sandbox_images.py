@@ -184,7 +184,7 @@ def test_the_sandbox_changes_only_the_data_stores_images_and_cpu_requests(store:
     assert SANDBOX[store]["resources"]["requests"]["cpu"] != DEFAULTS[store]["resources"]["requests"]["cpu"]
     assert set(images) <= set(SANDBOX[store])
     for key, recipe in images.items():
-        assert f"make-image.sh {recipe} --print-tag" in SANDBOX[store][key]
+        assert f"lookup('sandbox_path', 'make-image.sh') ~ ' {recipe} --print-tag'" in SANDBOX[store][key]
 
 
 def test_elsewhere_the_dump_jobs_run_the_mongodb_image_itself() -> None:

@@ -14,7 +14,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sandbox"))
-from slipway_sandbox import volumes  # noqa: E402
+from slipway_sandbox import volumes, watching  # noqa: E402
 
 OURS = "slipway.dev/sandbox-hostpath"
 ROOT = Path("/srv/volumes")
@@ -271,7 +271,7 @@ def named(name: str, version: str) -> dict:
     return {"metadata": {"name": name, "resourceVersion": version}}
 
 
-def informer_answering(watch_events: list[dict]) -> tuple[volumes.Informer, list[dict]]:
+def informer_answering(watch_events: list[dict]) -> tuple[watching.Informer, list[dict]]:
     calls: list[dict] = []
 
     def list_call(**arguments: object) -> FakeResponse:
@@ -281,12 +281,12 @@ def informer_answering(watch_events: list[dict]) -> tuple[volumes.Informer, list
         return FakeResponse({"metadata": {"resourceVersion": "10"},
                              "items": [named("a", "9"), named("b", "10")]})
 
-    return volumes.Informer("things", list_call, threading.Event()), calls
+    return watching.Informer("things", list_call, threading.Event()), calls
 
 
 def test_the_informer_applies_a_watch_from_the_listed_version(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(volumes, "WATCH_SECONDS", 0)  # so an instant watch is not taken as cut
+    monkeypatch.setattr(watching, "WATCH_SECONDS", 0)  # so an instant watch is not taken as cut
     informer, calls = informer_answering([
         {"type": "MODIFIED", "object": named("a", "11")},
         {"type": "DELETED", "object": named("b", "12")},
@@ -310,5 +310,5 @@ def test_the_informer_lists_again_after_410_and_fails_on_other_errors() -> None:
 
 def test_a_watch_ending_early_is_taken_as_a_cut_connection() -> None:
     informer, _ = informer_answering([{"type": "ADDED", "object": named("c", "13")}])
-    with pytest.raises(volumes.WatchCut):
+    with pytest.raises(watching.WatchCut):
         informer._watch("10")
