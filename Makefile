@@ -13,7 +13,7 @@ SANDBOXCTL := sandbox/sandboxctl.py
 DEBIAN_PACKAGES := docker.io debootstrap redis-server runc containernetworking-plugins nftables socat iproute2
 SANDBOX_ENV = eval "$$(python3 $(SANDBOXCTL) env)"
 
-.PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test molecule bench
+.PHONY: help deps venv sandbox-up sandbox-down sandbox-purge sandbox-status sandbox-env demo lint test molecule bench ee
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ test: sandbox-up venv ## The whole test suite, against the sandbox
 
 molecule: sandbox-up ## The molecule scenario: site.yml converge, idempotence, verify, side effect
 	$(SANDBOX_ENV) && PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s default
+
+# The Debian base is made on the sandbox's engine and the image built there; a re-run with unchanged
+# inputs finds the image (its tag is a digest of them) and builds nothing.
+ee: sandbox-up venv ## Build the AWX execution environment (ee/build.sh) on the sandbox's Docker engine
+	$(SANDBOX_ENV) && PYTHON=$(PYTHON) ee/build.sh
 
 bench: sandbox-up ## Benchmarks against kubectl and kubernetes.core (figures, not pass/fail)
 	$(SANDBOX_ENV) && $(PYTHON) bench/run
