@@ -74,7 +74,8 @@ def prepare_job(base: Path, playbook: str, *, extravars: dict[str, Any] | None =
     # AWX writes the inventory as a script printing what it imported, readable by the job only.
     script = private / "inventory" / "hosts"
     script.parent.mkdir()
-    script.write_text(f"#!{sys.executable}\nprint({_imported_inventory(inventory)!r})\n")
+    # As AWX writes it: the job's python3, wherever the job runs (an EE, or this venv's on PATH).
+    script.write_text(f"#!/usr/bin/env python3\nprint({_imported_inventory(inventory)!r})\n")
     script.chmod(0o700)
     env = private / "env"
     env.mkdir()
