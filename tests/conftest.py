@@ -62,7 +62,7 @@ def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterato
 # measured with --durations: collected first, so the workers start on them and no long file is
 # left running alone at the end of `make test`.
 LONGEST_FIRST = ("tests/integration/test_runbooks.py", "tests/integration/test_site.py",
-                 "tests/integration/test_site_updates.py", "tests/integration/test_execution_environment.py",
+                 "tests/integration/test_site_updates.py", "tests/integration/test_ee_jobs.py",
                  "tests/integration/test_rollout_wait.py", "tests/integration/test_openshift.py",
                  "tests/integration/test_registry.py", "tests/integration/test_rollout_wait_real.py",
                  "tests/integration/test_minikube_start.py", "tests/integration/test_image_build.py",

@@ -1,6 +1,6 @@
 """The AWX execution environment and the collection pins install what the tests run with.
 
-tests/integration/test_execution_environment.py builds the image and reads the versions back.
+tests/integration/test_ee_jobs.py builds the image and reads the versions back.
 """
 
 from __future__ import annotations
