@@ -17,7 +17,6 @@ The tests share one deployment and run in the order written.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -31,9 +30,8 @@ import yaml
 from kubernetes import client
 
 from awxjob import AwxJob, kubernetes_credential, prepare_job, read_job
-from kubewait import wait_for
-from playbook import REPO, run_playbook
-from realnode import node_image
+from deployer import TINY_COMPONENTS, grant_deployer, revoke_deployer, tiny_app
+from playbook import REPO
 
 ROOT = Path(REPO)
 REGISTRY = os.environ["SLIPWAY_SANDBOX_REGISTRY"]
@@ -49,7 +47,6 @@ PINNED = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text
 EE_PACKAGES = ("ansible-core", "ansible-runner", "ansible", "kubernetes", "docker")
 COLLECTIONS = {c["name"]: c["version"] for c in
                yaml.safe_load((ROOT / "collections" / "requirements.yml").read_text())["collections"]}
-COMPONENTS = ("web", "api")
 # The image's user (ansible-builder's USER 1000), which owns the private data dir as AWX's does.
 EE_UID = 1000
 JOB_TIMEOUT = 900
@@ -118,45 +115,22 @@ def test_the_image_has_exactly_the_pinned_versions(image: dict) -> None:
     assert {name: found.get(name) for name in COLLECTIONS} == {name: {v} for name, v in COLLECTIONS.items()}
 
 
-def component(name: str, context: Path) -> dict:
-    """A tiny component: the node's Python base serving a page whose content is this run's own."""
-    return {"name": name, "build": {"context": str(context), "build_args": {"BASE_IMAGE": node_image()}},
-            "port": 8080, "replicas": 1, "command": ["/usr/bin/python3", "-m", "http.server", "8080", "-d", "/srv"],
-            "probes": {"readiness": {"path": "/page.txt"}},
-            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}}
-
-
 @pytest.fixture(scope="module")
 def awx(api_client: client.ApiClient, core: client.CoreV1Api, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The deployer's identity (as an AWX credential injects it) and a two-component app.
 
-    The build contexts are a folder of the host's, mounted at the same path in the EE: the
-    same variables serve the jobs in the EE and on the host."""
+    The build contexts are a folder of the host's, mounted at the same path in the EE, so the
+    variables' paths hold inside it too."""
     name = f"ee-{uuid.uuid4().hex[:6]}"
     contexts = tmp_path_factory.mktemp("contexts")
     # Readable by the EE's user (pytest makes it 0700).
     contexts.chmod(0o755)
-    for each in COMPONENTS:
-        (contexts / each).mkdir()
-        (contexts / each / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY page.txt /srv/page.txt\n")
-        # Content of this run's own: an image ID the node never had loaded (see the README on the
-        # kubelet's check of pulled images).
-        (contexts / each / "page.txt").write_text(f"{each} {name}\n")
-    variables = {"slipway_app_namespace": name, "slipway_app_name": name,
-                 "slipway_app_components": [component(each, contexts / each) for each in COMPONENTS],
-                 "slipway_app_jobs": [], "slipway_app_mongodb": {"enabled": False},
-                 "slipway_app_redis": {"enabled": False}}
-    granted = run_playbook("playbooks/deployer-rbac.yml", variables)
-    assert granted.returncode == 0, granted.failures()
-    secret = wait_for(core.list_namespaced_secret, lambda s: bool((s.data or {}).get("token")),
-                      namespace=name, field_selector="metadata.name=slipway-deployer-token")
-    token = base64.b64decode(secret.data["token"]).decode()
+    variables = tiny_app(name, contexts)
+    token = grant_deployer(core, variables)
     yield {"name": name, "vars": variables, "contexts": contexts,
            "credential": kubernetes_credential(api_client.configuration, token)}
     core.delete_namespace(name)
-    rbac = client.RbacAuthorizationV1Api(api_client)
-    rbac.delete_cluster_role_binding(f"slipway-deployer:{name}")
-    rbac.delete_cluster_role(f"slipway-deployer:{name}")
+    revoke_deployer(api_client, name)
 
 
 def registry_and_engine(awx: dict) -> dict[str, str]:
@@ -210,9 +184,9 @@ def test_the_deploy_job_pushes_and_the_node_pulls(deployed: AwxJob, awx: dict, c
                                                   apps: client.AppsV1Api) -> None:
     assert (deployed.status, deployed.rc) == ("successful", 0), deployed.failures()
     built = deployed.results("Name each image by its repository and source tag")[0]["ansible_facts"]["image_build_refs"]
-    assert sorted(built) == sorted(COMPONENTS)
+    assert sorted(built) == sorted(TINY_COMPONENTS)
     assert all(ref.startswith(f"{REGISTRY}/{awx['name']}/") for ref in built.values())
-    for each in COMPONENTS:
+    for each in TINY_COMPONENTS:
         deployment = apps.read_namespaced_deployment(each, awx["name"])
         assert deployment.spec.template.spec.containers[0].image == built[each]
         assert deployment.status.ready_replicas == 1

@@ -11,25 +11,22 @@ The tests share one deployment and run in the order written.
 
 from __future__ import annotations
 
-import base64
 import uuid
 
 import pytest
 from kubernetes import client
 
-from kubewait import wait_for
+from awxjob import kubernetes_credential
+from deployer import DEPLOYER, grant_deployer, revoke_deployer
 from playbook import run_playbook
 from realnode import node_image
 from slipway_sandbox import openshift
 
-DEPLOYER = "slipway-deployer"
 
 
 def as_identity(api_client: client.ApiClient, token: str) -> dict:
-    """The variables AWX's "OpenShift or Kubernetes API Bearer Token" credential injects."""
-    config = api_client.configuration
-    return {"K8S_AUTH_HOST": config.host, "K8S_AUTH_API_KEY": token, "K8S_AUTH_SSL_CA_CERT": config.ssl_ca_cert,
-            "KUBECONFIG": None}
+    """What AWX's "OpenShift or Kubernetes API Bearer Token" credential injects, and no kubeconfig."""
+    return {**kubernetes_credential(api_client.configuration, token), "KUBECONFIG": None}
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +44,9 @@ def requested(api_client: client.ApiClient, core: client.CoreV1Api) -> dict:
                  "slipway_app_project_display_name": "Projects test", "slipway_app_components": [web],
                  "slipway_app_jobs": [], "slipway_app_mongodb": {"enabled": False},
                  "slipway_app_redis": {"enabled": False}}
-    granted = run_playbook("playbooks/deployer-rbac.yml",
-                           {**variables, "deployer_rbac_projects": True, "deployer_rbac_namespace": home})
-    assert granted.returncode == 0, granted.failures()
-    secret = wait_for(core.list_namespaced_secret, lambda s: bool((s.data or {}).get("token")),
-                      namespace=home, field_selector=f"metadata.name={DEPLOYER}-token")
-    environment = as_identity(api_client, base64.b64decode(secret.data["token"]).decode())
+    token = grant_deployer(core, {**variables, "deployer_rbac_projects": True, "deployer_rbac_namespace": home},
+                           home=home)
+    environment = as_identity(api_client, token)
     # The sandbox inventory names its admin kubeconfig: empty, kubernetes.core uses K8S_AUTH_*.
     deployer_vars = {**variables, "slipway_kubeconfig": "", "slipway_kube_context": ""}
     first = run_playbook("site.yml", deployer_vars, environment=environment)
@@ -60,9 +54,7 @@ def requested(api_client: client.ApiClient, core: client.CoreV1Api) -> dict:
            "requester": f"system:serviceaccount:{home}:{DEPLOYER}"}
     core.delete_namespace(project)
     core.delete_namespace(home)
-    rbac = client.RbacAuthorizationV1Api(api_client)
-    rbac.delete_cluster_role_binding(f"{DEPLOYER}:{home}")
-    rbac.delete_cluster_role(f"{DEPLOYER}:{home}")
+    revoke_deployer(api_client, home)
 
 
 def allowed(api_client: client.ApiClient, user: str, **attributes: str) -> bool:

@@ -11,29 +11,19 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from kubewait import wait_for
+from awxjob import kubernetes_credential
+from deployer import TINY_COMPONENTS, grant_deployer, revoke_deployer, tiny_app
 from playbook import PlaybookRun, run_playbook
-from realnode import node_image
 
 REGISTRY = os.environ["SLIPWAY_SANDBOX_REGISTRY"]
 USERNAME = os.environ["SLIPWAY_SANDBOX_REGISTRY_USERNAME"]
 PASSWORD = os.environ["SLIPWAY_SANDBOX_REGISTRY_PASSWORD"]
 CA_CERT = os.environ["SLIPWAY_SANDBOX_CA_CERT"]
-COMPONENTS = ("web", "api")
-
-
-def component(name: str, context: Path) -> dict:
-    return {"name": name, "build": {"context": str(context), "build_args": {"BASE_IMAGE": node_image()}},
-            "port": 8080, "replicas": 1, "command": ["/usr/bin/python3", "-m", "http.server", "8080", "-d", "/srv"],
-            "probes": {"readiness": {"path": "/page.txt"}},
-            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}}
 
 
 @pytest.fixture(scope="module")
@@ -41,22 +31,9 @@ def remote(api_client: client.ApiClient, core: client.CoreV1Api, tmp_path_factor
     """The deployer's identity and a two-component app of tiny images, each its own context."""
     name = f"reg-{uuid.uuid4().hex[:6]}"
     contexts = tmp_path_factory.mktemp("contexts")
-    for each in COMPONENTS:
-        (contexts / each).mkdir()
-        (contexts / each / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY page.txt /srv/page.txt\n")
-        (contexts / each / "page.txt").write_text(f"{each} {name} 1\n")
-    variables = {"slipway_app_namespace": name, "slipway_app_name": name,
-                 "slipway_app_components": [component(each, contexts / each) for each in COMPONENTS],
-                 "slipway_app_jobs": [], "slipway_app_mongodb": {"enabled": False},
-                 "slipway_app_redis": {"enabled": False}}
-    granted = run_playbook("playbooks/deployer-rbac.yml", variables)
-    assert granted.returncode == 0, granted.failures()
-    secret = wait_for(core.list_namespaced_secret, lambda s: bool((s.data or {}).get("token")),
-                      namespace=name, field_selector="metadata.name=slipway-deployer-token")
-    config = api_client.configuration
+    variables = tiny_app(name, contexts)
     environment = {
-        "K8S_AUTH_HOST": config.host, "K8S_AUTH_API_KEY": base64.b64decode(secret.data["token"]).decode(),
-        "K8S_AUTH_SSL_CA_CERT": config.ssl_ca_cert, "KUBECONFIG": None,
+        **kubernetes_credential(api_client.configuration, grant_deployer(core, variables)), "KUBECONFIG": None,
         # A repository path of this module's own: its first push finds nothing there.
         "SLIPWAY_REGISTRY": f"{REGISTRY}/{name}", "SLIPWAY_REGISTRY_USERNAME": USERNAME,
         "SLIPWAY_REGISTRY_PASSWORD": PASSWORD, "SLIPWAY_REGISTRY_CA_CERT": CA_CERT,
@@ -64,9 +41,7 @@ def remote(api_client: client.ApiClient, core: client.CoreV1Api, tmp_path_factor
     yield {"name": name, "vars": variables, "env": environment, "contexts": contexts,
            "first": deploy({"vars": variables, "env": environment})}
     core.delete_namespace(name)
-    rbac = client.RbacAuthorizationV1Api(api_client)
-    rbac.delete_cluster_role_binding(f"slipway-deployer:{name}")
-    rbac.delete_cluster_role(f"slipway-deployer:{name}")
+    revoke_deployer(api_client, name)
 
 
 def deploy(remote: dict, *options: str, **environment: str) -> PlaybookRun:
@@ -104,7 +79,7 @@ def test_the_first_run_pushes_every_image_and_the_node_pulls_them(remote: dict, 
     assert secret.type == "kubernetes.io/dockerconfigjson"
     auths = json.loads(base64.b64decode(secret.data[".dockerconfigjson"]))["auths"]
     assert auths[REGISTRY]["username"] == USERNAME
-    for each in COMPONENTS:
+    for each in TINY_COMPONENTS:
         pod_spec = apps.read_namespaced_deployment(each, remote["name"]).spec.template.spec
         assert [s.name for s in pod_spec.image_pull_secrets] == ["registry-pull"]
         assert pod_spec.containers[0].image_pull_policy == "IfNotPresent"

@@ -23,6 +23,7 @@ from kubernetes import client
 from kubernetes.stream import stream
 
 from awxjob import AwxJob, kubernetes_credential, run_job, sandbox_credential
+from deployer import grant_deployer, revoke_deployer
 from kubewait import wait_for
 from playbook import REPO, playbook_environment, run_playbook
 from realnode import SANDBOXCTL
@@ -36,11 +37,7 @@ def app(api_client: client.ApiClient, core: client.CoreV1Api, tmp_path_factory: 
     """The demo app deployed by the deployer's Deploy job into a namespace of its own."""
     name = f"ops-{uuid.uuid4().hex[:6]}"
     variables = {"slipway_app_namespace": name, "slipway_app_name": name}
-    granted = run_playbook("playbooks/deployer-rbac.yml", variables)
-    assert granted.returncode == 0, granted.stderr + str(granted.output["stats"])
-    secret = wait_for(core.list_namespaced_secret, lambda s: bool((s.data or {}).get("token")),
-                      namespace=name, field_selector="metadata.name=slipway-deployer-token")
-    token = base64.b64decode(secret.data["token"]).decode()
+    token = grant_deployer(core, variables)
     credentials = {**kubernetes_credential(api_client.configuration, token), **sandbox_credential()}
     # The job template's extra variables: the sandbox inventory names its admin kubeconfig; empty,
     # kubernetes.core uses K8S_AUTH_*.
@@ -51,8 +48,7 @@ def app(api_client: client.ApiClient, core: client.CoreV1Api, tmp_path_factory: 
     yield {"namespace": name, "vars": job_vars, "credentials": credentials, "token": token, "jobs": jobs,
            "deployed": deployed, "env": {**credentials, "KUBECONFIG": None}}
     core.delete_namespace(name)
-    client.RbacAuthorizationV1Api(api_client).delete_cluster_role_binding(f"slipway-deployer:{name}")
-    client.RbacAuthorizationV1Api(api_client).delete_cluster_role(f"slipway-deployer:{name}")
+    revoke_deployer(api_client, name)
 
 
 def runbook(app: dict, name: str, *options: str, **variables) -> AwxJob:
