@@ -288,9 +288,11 @@ def test_diagnose_reports_an_injected_crash_loop(app: dict, core: client.CoreV1A
     # A worker that cannot start: it exits 1 at once, and the kubelet backs off its restarts.
     apps.patch_namespaced_deployment("worker", namespace, {"spec": {"template": {"spec": {"containers": [
         {"name": "worker", "command": ["python", "-c", "raise SystemExit('worker: no queue configured')"]}]}}}})
+    # Backing off, not between a crash and the back-off: the pod says CrashLoopBackOff only then.
     crashing = wait_for(
         core.list_namespaced_pod,
-        lambda p: any(s.restart_count >= 2 and not s.ready for s in p.status.container_statuses or []),
+        lambda p: any(s.restart_count >= 2 and not s.ready and s.state.waiting
+                      and s.state.waiting.reason == "CrashLoopBackOff" for s in p.status.container_statuses or []),
         namespace=namespace, label_selector="app.kubernetes.io/name=worker")
     diagnosed = runbook(app, "diagnose")
     assert diagnosed.status == "successful", diagnosed.failures()
