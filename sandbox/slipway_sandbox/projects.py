@@ -23,7 +23,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from . import openshift
-from .watching import BACKOFF_FIRST, BACKOFF_MAX, FAILURES, Informer, Obj, annotations_of, name_of, say, serve_health
+from .watching import FAILURES, Informer, Obj, annotations_of, name_of, reconcile_on_change, say
 
 
 def handed_over(request: Obj, namespaces: dict[str, Obj]) -> bool | None:
@@ -119,26 +119,12 @@ def main(argv: list[str] | None = None) -> None:
     api_client = api()
     requests = Informer("projectrequests", list_requests, changed)
     namespaces = Informer("namespaces", client.CoreV1Api(api()).list_namespace, changed)
-    informers = [requests, namespaces]
-    serve_health(args.health_port, informers)
-    for informer in informers:
-        informer.start()
     worker = api()
     reconciler = Reconciler(client.CoreV1Api(worker), client.RbacAuthorizationV1Api(worker),
                             client.CustomObjectsApi(worker))
     say("serving ProjectRequests (project.openshift.io/v1), a stand-in for OpenShift's API")
-
-    # Each pass looks at every request, so one missed or cut short is made good by the next.
-    retry: float | None = None
-    while True:
-        changed.wait(retry)
-        changed.clear()
-        if not all(informer.synced.is_set() for informer in informers):
-            continue
-        if reconciler.reconcile(requests.objects(), namespaces.objects()):
-            retry = None
-        else:
-            retry = BACKOFF_FIRST if retry is None else min(retry * 2, BACKOFF_MAX)
+    reconcile_on_change(args.health_port, [requests, namespaces], changed,
+                        lambda: reconciler.reconcile(requests.objects(), namespaces.objects()))
 
 
 if __name__ == "__main__":

@@ -24,8 +24,7 @@ from pathlib import Path
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from .watching import (BACKOFF_FIRST, BACKOFF_MAX, FAILURES, Informer, Obj, annotations_of, name_of, say,
-                       serve_health)
+from .watching import FAILURES, Informer, Obj, annotations_of, name_of, reconcile_on_change, say
 
 PROVISIONER = "slipway.dev/sandbox-hostpath"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
@@ -272,25 +271,10 @@ def main(argv: list[str] | None = None) -> None:
                       changed)
     classes = Informer("storageclasses", client.StorageV1Api(api()).list_storage_class, changed)
     volumes = Informer("persistentvolumes", client.CoreV1Api(api()).list_persistent_volume, changed)
-    informers = [claims, classes, volumes]
-    serve_health(args.health_port, informers)
-    for informer in informers:
-        informer.start()
     provisioner = Provisioner(client.CoreV1Api(api()), root, args.provisioner)
     say(f"serving StorageClasses of provisioner {args.provisioner}; volumes in {root}")
-
-    # Each pass looks at the whole cluster, so an event missed or an action interrupted (this
-    # process is stopped with SIGTERM at any point) is made good by the next pass.
-    retry: float | None = None
-    while True:
-        changed.wait(retry)
-        changed.clear()
-        if not all(informer.synced.is_set() for informer in informers):
-            continue
-        if provisioner.reconcile(claims.objects(), classes.objects(), volumes.objects()):
-            retry = None
-        else:
-            retry = BACKOFF_FIRST if retry is None else min(retry * 2, BACKOFF_MAX)
+    reconcile_on_change(args.health_port, [claims, classes, volumes], changed,
+                        lambda: provisioner.reconcile(claims.objects(), classes.objects(), volumes.objects()))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Watching the API from the sandbox's host processes (the volume provisioner, the projects
 reconciler): a copy of every object of a kind kept by list and watch, a health endpoint that says
-whether every copy is current, and one line per action or failure."""
+whether every copy is current, the loop that reconciles on every change, and one line per action
+or failure."""
 
 from __future__ import annotations
 
@@ -161,3 +162,25 @@ def serve_health(port: int, informers: list[Informer]) -> None:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Health)
     threading.Thread(target=server.serve_forever, name="health", daemon=True).start()
+
+
+def reconcile_on_change(health_port: int, informers: list[Informer], changed: threading.Event,
+                        reconcile: Callable[[], bool]) -> None:
+    """Serve health, start the informers, then run `reconcile` after each change (`changed`, set
+    by the informers) once every copy is current; a pass that leaves something to retry (returns
+    False) runs again after a growing back-off. Each pass looks at everything, so an event missed
+    or an action interrupted (the process is stopped with SIGTERM at any point) is made good by
+    the next pass. Never returns."""
+    serve_health(health_port, informers)
+    for informer in informers:
+        informer.start()
+    retry: float | None = None
+    while True:
+        changed.wait(retry)
+        changed.clear()
+        if not all(informer.synced.is_set() for informer in informers):
+            continue
+        if reconcile():
+            retry = None
+        else:
+            retry = BACKOFF_FIRST if retry is None else min(retry * 2, BACKOFF_MAX)
